@@ -1,0 +1,58 @@
+"""Building blocks for exercise checks (introduced in 01_autoencoder, used by every notebook)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+
+class ExerciseError(AssertionError):
+    """An exercise's answer is wrong; the message says what is off and gives a hint."""
+
+
+def run_student(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the student's function; turn a missing solution into a friendly message."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise ExerciseError(f"{name}: not solved yet. Replace the `raise NotImplementedError` "
+                            "in the exercise cell above with your code, run it, then run this check "
+                            "again.") from None
+
+
+def expect_shape(name: str, got: Any, shape: Sequence[int], hint: str = "") -> torch.Tensor:
+    """Fail unless ``got`` is a floating tensor of exactly ``shape``."""
+    if not isinstance(got, torch.Tensor):
+        raise ExerciseError(f"{name}: expected a torch.Tensor, got {type(got).__name__}. {hint}".strip())
+    if tuple(got.shape) != tuple(shape):
+        raise ExerciseError(f"{name}: expected shape {tuple(shape)}, got {tuple(got.shape)}. "
+                            f"{hint}".strip())
+    if not got.is_floating_point():
+        raise ExerciseError(f"{name}: expected a floating-point tensor, got {got.dtype}.")
+    if not torch.isfinite(got).all():
+        raise ExerciseError(f"{name}: the result contains NaN or inf values. {hint}".strip())
+    return got
+
+
+def expect_close(name: str, got: Any, expected: torch.Tensor, rtol: float = 1e-4,
+                 atol: float = 1e-5, hint: str = "") -> None:
+    """Fail unless ``got`` has ``expected``'s shape and values (within a relative error)."""
+    got = expect_shape(name, got, expected.shape, hint)
+    got, expected = got.detach().double(), expected.detach().double()
+    if not torch.allclose(got, expected, rtol=rtol, atol=atol):
+        err = (got - expected).abs()
+        worst = int(err.argmax())
+        rel = float(err.flatten()[worst] / (expected.abs().flatten()[worst] + 1e-12))
+        ratio = ""
+        if float(expected.abs().sum()) > 0 and float(got.abs().sum()) > 0:
+            ratio = f" (sum of yours / sum expected = {float(got.sum() / expected.sum()):.4g})"
+        raise ExerciseError(
+            f"{name}: values differ. At flat index {worst} expected "
+            f"{float(expected.flatten()[worst]):.6g}, got {float(got.flatten()[worst]):.6g} "
+            f"(relative error {rel:.2g}){ratio}. {hint}".strip())
+
+
+def passed(name: str, detail: str = "") -> None:
+    """Print the one pass line of a check."""
+    print(f"✓ {name} passed" + (f": {detail}" if detail else ""))
