@@ -140,6 +140,10 @@ def install_assets(out_dir: Path, cache: Path = CACHE) -> Path:
     missing = [f for f in DECK_FILES if not (out_dir / f).is_file()]
     if missing:
         raise AssetError(f"unpacked assets lack {missing}")
+    for css in sorted(f for f in DECK_FILES if f.endswith(".css")):   # @import, url()
+        remote, _ = deck_references(f"<style>{(out_dir / css).read_text(encoding='utf-8')}</style>")
+        if remote:
+            raise AssetError(f"{css} loads {sorted(remote)} from the network")
     return assets
 
 

@@ -103,6 +103,15 @@ def test_links_between_notebooks_become_links_between_decks(tmp_path):
     assert 'href="https://example.org/x.ipynb"' in page
 
 
+def test_a_tampered_tarball_is_refused_and_deleted(tmp_path):
+    version = slides.ASSETS["reveal.js"][0]
+    fake = tmp_path / f"reveal.js-{version}.tgz"
+    fake.write_bytes(b"not the published tarball")
+    with pytest.raises(slides.AssetError, match="sha512 differs"):
+        slides.fetch_tarball("reveal.js", cache=tmp_path)
+    assert not fake.exists()
+
+
 @pytest.fixture(scope="module")
 def welcome_deck(tmp_path_factory):
     out = tmp_path_factory.mktemp("slides")
