@@ -1,0 +1,255 @@
+"""Classifiers with few labels: label budgets, training, and the encoder-reuse comparison
+(introduced in 03_encoder_reuse).
+
+The question of notebook 03: does an encoder trained *without* labels (an autoencoder's) help a
+classifier that has only a few labels? :func:`compare_label_budgets` answers it with numbers:
+for each label budget and seed it draws the same equal-per-class subset for four methods,
+
+- ``"scratch"``: the encoder's architecture, randomly initialised, trained with a linear head;
+- ``"linear probe"``: the pretrained encoder frozen, only a new linear head trained;
+- ``"fine-tune"``: the pretrained encoder and a new head, all trained;
+- ``"pixels"``: logistic regression on the raw pixels (a baseline without any encoder),
+
+trains each for the same fixed number of steps with the same optimizer, and measures the test
+accuracy. Images are ``(N, 1, 28, 28)`` (or ``(N, 784)``) floats, labels int64 ``(N,)``.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+from lecture_utils._validate import check_choice, check_positive_int, check_tensor
+from lecture_utils.models import Autoencoder, EncoderClassifier
+from lecture_utils.training import fit
+
+METHODS = ("scratch", "linear probe", "fine-tune", "pixels")
+
+
+def _check_labels(labels: object, n: int | None = None) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
+        raise TypeError("labels must be an int64 torch.Tensor, got "
+                        f"{getattr(labels, 'dtype', type(labels).__name__)}; use labels.long()")
+    if labels.ndim != 1 or (n is not None and len(labels) != n):
+        want = "(N,)" if n is None else f"({n},)"
+        raise ValueError(f"labels must have shape {want}, got {tuple(labels.shape)}")
+    if len(labels) and int(labels.min()) < 0:
+        raise ValueError(f"labels must be class indices >= 0, got a minimum of {int(labels.min())}")
+    return labels
+
+
+def _check_data(images: object, labels: object) -> tuple[torch.Tensor, torch.Tensor]:
+    check_tensor("images", images, ndim=(2, 4))
+    return images, _check_labels(labels, len(images))  # type: ignore[arg-type]
+
+
+def balanced_subset(labels: torch.Tensor, per_class: int,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Indices of ``per_class`` examples of every class, drawn at random without replacement.
+
+    Classes are ``0 .. labels.max()``. The result is int64 ``(n_classes * per_class,)``, grouped
+    by class (class 0 first). Raises ValueError when a class has fewer than ``per_class``
+    examples.
+    """
+    _check_labels(labels)
+    check_positive_int("per_class", per_class)
+    if not len(labels):
+        raise ValueError("labels is empty")
+    picked = []
+    for c in range(int(labels.max()) + 1):
+        members = torch.nonzero(labels == c).flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has only {len(members)} examples, fewer than "
+                             f"per_class={per_class}; lower the budget")
+        picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(picked)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+             batch_size: int = 1000) -> float:
+    """Fraction of ``images`` whose largest logit is at their label (model in eval mode)."""
+    images, labels = _check_data(images, labels)
+    check_positive_int("batch_size", batch_size)
+    model.eval()
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        logits = model(images[start:start + batch_size])
+        correct += int((logits.argmax(dim=1) == labels[start:start + batch_size]).sum())
+    return correct / len(images)
+
+
+def cross_entropy_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """``loss_fn`` for :func:`lecture_utils.training.fit`: mean cross-entropy of ``(x, y)``."""
+    x, y = batch
+    return F.cross_entropy(model(x), y)
+
+
+def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                     steps: int = 100, batch_size: int = 256, lr: float = 1e-3,
+                     seed: int = 0) -> dict[str, list[float]]:
+    """Train ``model`` for exactly ``steps`` Adam steps on cross-entropy; return fit's history.
+
+    Each step takes ``batch_size`` examples, sampled without replacement epoch after epoch
+    (seeded by ``seed``); with ``batch_size >= len(images)`` every step is full-batch, which
+    suits the tiny budgets. Frozen parameters (``requires_grad=False``) stay unchanged.
+    A fixed step count, rather than a fixed number of epochs, gives each budget the same
+    amount of optimisation.
+    """
+    images, labels = _check_data(images, labels)
+    check_positive_int("steps", steps)
+    batch = min(check_positive_int("batch_size", batch_size), len(images))
+    sampler = RandomSampler(range(len(images)), num_samples=steps * batch,
+                            generator=torch.Generator().manual_seed(seed))
+    # batch_size=None: the dataset is indexed with a whole batch of indices at once (fast)
+    loader = DataLoader(TensorDataset(images, labels), batch_size=None,
+                        sampler=BatchSampler(sampler, batch, drop_last=False))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("model has no trainable parameter; unfreeze at least its head")
+    return fit(model, cross_entropy_loss, loader, epochs=1, lr=lr,
+               optimizer=torch.optim.Adam(trainable, lr=lr), quiet=True)
+
+
+def reinitialised(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with the same architecture and fresh random weights."""
+    fresh = copy.deepcopy(module)
+    for m in fresh.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return fresh
+
+
+def make_classifier(method: str, autoencoder: Autoencoder, n_classes: int = 10) -> nn.Module:
+    """The classifier of one of :data:`METHODS`, built from a pretrained ``autoencoder``.
+
+    The three encoder methods share one architecture (encoder, then a linear head on the code
+    z); ``"pixels"`` is a linear layer on the flattened image. New weights come from torch's
+    global random state (seed it first).
+    """
+    check_choice("method", method, METHODS)
+    if not isinstance(autoencoder, Autoencoder):
+        raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}")
+    if method == "pixels":
+        return nn.Sequential(nn.Flatten(), nn.Linear(autoencoder.input_dim, n_classes))
+    source = reinitialised(autoencoder) if method == "scratch" else autoencoder
+    return EncoderClassifier.from_autoencoder(source, n_classes,
+                                              freeze_encoder=method == "linear probe")
+
+
+@dataclass(frozen=True)
+class BudgetComparison:
+    """Test accuracies of :func:`compare_label_budgets`.
+
+    ``accuracy[m, b, s]`` is method ``methods[m]`` at budget ``budgets[b]`` (labels per class;
+    ``None`` = every label) with seed ``seeds[s]``. ``n_labels[b]`` counts the labels used.
+    """
+
+    methods: tuple[str, ...]
+    budgets: tuple[int | None, ...]
+    seeds: tuple[int, ...]
+    n_labels: tuple[int, ...]
+    accuracy: torch.Tensor
+    n_classes: int = 10
+
+    def labels_per_class(self) -> torch.Tensor:
+        """``(B,)`` average labels per class (the x axis of the figure)."""
+        return torch.tensor(self.n_labels, dtype=torch.float64) / self.n_classes
+
+    def mean(self) -> torch.Tensor:
+        """``(M, B)`` mean accuracy over seeds."""
+        return self.accuracy.mean(dim=2)
+
+    def std(self) -> torch.Tensor:
+        """``(M, B)`` standard deviation over seeds (0 with a single seed)."""
+        if self.accuracy.shape[2] < 2:
+            return torch.zeros(self.accuracy.shape[:2], dtype=self.accuracy.dtype)
+        return self.accuracy.std(dim=2)
+
+    def get(self, method: str, budget: int | None) -> torch.Tensor:
+        """``(S,)`` accuracies of one method at one budget, one per seed."""
+        check_choice("method", method, self.methods)
+        if budget not in self.budgets:
+            raise ValueError(f"budget must be one of {self.budgets}, got {budget!r}")
+        return self.accuracy[self.methods.index(method), self.budgets.index(budget)]
+
+    def format_table(self) -> str:
+        """A text table: one row per budget, ``mean ± std`` test accuracy per method."""
+        width = max(13, *(len(m) for m in self.methods))
+        lines = ["labels/class  labels  " + "  ".join(f"{m:>{width}}" for m in self.methods)]
+        mean, std = self.mean(), self.std()
+        for b, budget in enumerate(self.budgets):
+            cells = [f"{float(mean[m, b]):.3f} ± {float(std[m, b]):.3f}".rjust(width)
+                     for m in range(len(self.methods))]
+            lines.append(f"{'all' if budget is None else budget:>12}  {self.n_labels[b]:>6}  "
+                         + "  ".join(cells))
+        return "\n".join(lines)
+
+
+def compare_label_budgets(autoencoder: Autoencoder, train: tuple[torch.Tensor, torch.Tensor],
+                          test: tuple[torch.Tensor, torch.Tensor],
+                          budgets: Sequence[int | None] = (1, 5, 10, 50, 100, None),
+                          seeds: Sequence[int] = (0, 1, 2), methods: Sequence[str] = METHODS,
+                          steps: int = 100, batch_size: int = 256,
+                          lr: float = 1e-3) -> BudgetComparison:
+    """Test accuracy of each method, label budget and seed (notebook 03).
+
+    For each budget (labels per class; ``None`` = all of ``train``) and seed, one
+    equal-per-class subset is drawn with ``torch.Generator().manual_seed(seed)`` and shared by
+    every method, so the methods are compared on the same labels; each classifier's new
+    weights come from the same seed. Every method gets the same optimizer, learning rate,
+    batch size and number of steps: nothing is tuned per method. The autoencoder is never
+    changed. torch's global random state is restored afterwards.
+    """
+    x, y = _check_data(*train)
+    x_test, y_test = _check_data(*test)
+    for m in methods:
+        check_choice("method", m, METHODS)
+    if not budgets or not seeds or not methods:
+        raise ValueError("budgets, seeds and methods must each hold at least one entry")
+    n_classes = int(y.max()) + 1
+    result = torch.zeros(len(methods), len(budgets), len(seeds), dtype=torch.float64)
+    n_labels = []
+    for b, budget in enumerate(budgets):
+        for s, seed in enumerate(seeds):
+            if budget is None:
+                idx = torch.arange(len(y))
+            else:
+                idx = balanced_subset(y, budget, torch.Generator().manual_seed(seed))
+            for m, method in enumerate(methods):
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    model = make_classifier(method, autoencoder, n_classes)
+                    train_classifier(model, x[idx], y[idx], steps, batch_size, lr, seed)
+                result[m, b, s] = accuracy(model, x_test, y_test)
+        n_labels.append(len(idx))
+    return BudgetComparison(tuple(methods), tuple(budgets), tuple(seeds), tuple(n_labels), result,
+                            n_classes)
+
+
+def plot_budget_comparison(result: BudgetComparison, ax: plt.Axes | None = None) -> Figure:
+    """Test accuracy against labels per class (log x): mean line, ±1 std band over seeds."""
+    if not isinstance(result, BudgetComparison):
+        raise TypeError(f"result must be a BudgetComparison, got {type(result).__name__}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 3.2))
+    x = result.labels_per_class().numpy()
+    mean, std = result.mean().numpy(), result.std().numpy()
+    styles = {"scratch": "o-", "linear probe": "s-", "fine-tune": "^-", "pixels": "x--"}
+    colors = plt.get_cmap("viridis")(torch.linspace(0.0, 0.85, len(result.methods)).numpy())
+    for m, method in enumerate(result.methods):
+        ax.plot(x, mean[m], styles[method], color=colors[m], label=method, ms=4)
+        ax.fill_between(x, mean[m] - std[m], mean[m] + std[m], color=colors[m], alpha=0.2, lw=0)
+    ax.set_xscale("log")
+    ax.set(xlabel="labels per class (log scale)", ylabel="test accuracy",
+           title=f"mean ± std over {len(result.seeds)} seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax.figure
