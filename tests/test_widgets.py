@@ -1,0 +1,204 @@
+"""lecture_utils.widgets: each explorer redraws its image in place when a control moves, shows
+what the model decodes (recomputed here by hand), and has a static figure and a stable text
+form. Small untrained models keep it fast; no kernel is needed (ipywidgets then uses a dummy
+comm)."""
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image as PILImage  # noqa: E402
+
+from lecture_utils.models import VAE, Autoencoder  # noqa: E402
+from lecture_utils.widgets import (InterpolationExplorer, LatentSliders, ManifoldExplorer,  # noqa: E402
+                                   interpolation_images, manifold_points, plot_interpolation,
+                                   plot_manifold, plot_traversal, png_bytes)
+
+
+def pixels(png):
+    return np.asarray(PILImage.open(io.BytesIO(png)))
+
+
+def expected_png(image, scale):
+    """The PNG a view should show for ``image`` (1, 28, 28), built without lecture_utils."""
+    arr = np.round(image.detach().numpy()[0].clip(0, 1) * 255).astype(np.uint8)
+    return arr.repeat(scale, 0).repeat(scale, 1)
+
+
+@pytest.fixture()
+def models():
+    torch.manual_seed(0)
+    return {"ae": Autoencoder(2, (16,)).eval(), "vae": VAE(2, (16,)).eval(), "vae4": VAE(4, (16,)).eval()}
+
+
+@pytest.fixture()
+def digits():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(12, 1, 28, 28, generator=g), torch.arange(12) % 10
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_png_bytes_roundtrip():
+    img = torch.linspace(0, 1, 12).reshape(1, 3, 4)
+    got = pixels(png_bytes(img, scale=3))
+    assert got.shape == (9, 12) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected_png(img, 3))
+    assert pixels(png_bytes(np.zeros((5, 5)), scale=1)).shape == (5, 5)
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        png_bytes(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match="NaN"):
+        png_bytes(torch.full((3, 3), float("nan")))
+
+
+def test_sliders_redraw_the_decoded_code(models):
+    model = models["vae4"]
+    view = LatentSliders(model, dims=[0, 2], scale=2, name="VAE")
+    assert [s.description for s in view.sliders] == ["z1", "z3"]
+    image_widget = view.image
+    before = view.image.value
+    view.sliders[1].value = 1.5
+    assert view.image is image_widget, "the image must be updated in place"
+    assert view.image.value != before
+    z = torch.tensor([0.0, 0.0, 1.5, 0.0])
+    torch.testing.assert_close(view.z, z)
+    np.testing.assert_array_equal(pixels(view.image.value), expected_png(model.decode(z[None])[0], 2))
+    assert view.readout.value == "z = (0.00, 0.00, 1.50, 0.00)"
+
+
+def test_sliders_start_from_a_code_and_check_their_arguments(models):
+    z = torch.tensor([0.5, -1.0])
+    view = LatentSliders(models["ae"], z=z)
+    assert [s.value for s in view.sliders] == [0.5, -1.0]
+    z[0] = 9.0
+    assert view.z[0] == 0.5, "the view must copy the starting code"
+    assert len(LatentSliders(models["vae4"]).sliders) == 4
+    with pytest.raises(ValueError, match=r"indices in \[0, 2\)"):
+        LatentSliders(models["ae"], dims=[2])
+    with pytest.raises(ValueError, match=r"shape \(2\)"):
+        LatentSliders(models["ae"], z=torch.zeros(3))
+    with pytest.raises(TypeError, match="Autoencoder or VAE"):
+        LatentSliders(torch.nn.Linear(2, 2))
+
+
+def test_display_sends_widget_and_static_picture(models):
+    view = LatentSliders(models["vae"], name="VAE")
+    bundle = view._repr_mimebundle_()
+    assert bundle["text/plain"] == "LatentSliders(VAE, 2-D, sliders for z1,2)"
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == view.box.model_id
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+
+
+def test_traversal_figure_sweeps_each_row(models):
+    fig = plot_traversal(models["vae4"], dims=[1, 3], n=5, limit=2.0)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-2.0", "-1.0", "0.0", "1.0", "2.0"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["$z_{2}$", "$z_{4}$"]
+    assert ax.images[0].get_array().shape == (2 * 29 - 1, 5 * 29 - 1)
+
+
+def test_interpolation_redraws_each_model(models, digits):
+    images, _ = digits
+    view = InterpolationExplorer({"AE": models["ae"], "VAE": models["vae"]}, images, 0, 5, steps=4)
+    strip = view.strips["AE"]
+    before = {k: w.value for k, w in view.strips.items()}
+    view.second.value = 7
+    assert view.strips["AE"] is strip
+    assert all(view.strips[k].value != before[k] for k in before)
+    # the VAE row: the two digits' posterior means, the straight line, decoded, digits at the ends
+    vae = models["vae"]
+    mu = vae.encode(images[[0, 7]])[0]
+    t = torch.linspace(0, 1, 4)[:, None]
+    path = vae.decode((1 - t) * mu[0] + t * mu[1])
+    row = torch.cat([images[[0]], path, images[[7]]])
+    got = pixels(view.strips["VAE"].value)
+    assert got.shape == (2 * 28, 2 * (6 * 30 - 2))
+    np.testing.assert_array_equal(got[:, 2 * 30: 2 * 58], expected_png(row[1], 2))
+    view.path.value = "spherical"
+    assert view.strips["VAE"].value != before["VAE"]
+    assert repr(view) == "InterpolationExplorer(AE, VAE: digits #0 -> #7, spherical path, 4 steps)"
+
+
+def test_interpolation_images_and_figure(models, digits):
+    images, _ = digits
+    out = interpolation_images(models["ae"], images[0], images[1], steps=5, path="spherical")
+    assert out.shape == (5, 1, 28, 28)
+    z = models["ae"].encode(images[:2])
+    torch.testing.assert_close(out[0], models["ae"].decode(z[:1])[0])
+    torch.testing.assert_close(out[-1], models["ae"].decode(z[1:])[0], rtol=1e-4, atol=1e-5)
+    fig = plot_interpolation({"AE": models["ae"], "VAE": models["vae"]}, images[0], images[1], 5)
+    assert [a.get_yticklabels()[0].get_text() for a in fig.axes] == ["AE", "VAE"]
+    with pytest.raises(ValueError, match="path must be one of"):
+        interpolation_images(models["ae"], images[0], images[1], path="curvy")
+    with pytest.raises(ValueError, match="indices in"):
+        InterpolationExplorer({"AE": models["ae"]}, images, 0, 12)
+
+
+def test_manifold_points_layouts():
+    even = manifold_points(3, extent=(-2.0, 4.0))
+    assert even[:3, 0].tolist() == [-2.0, 1.0, 4.0] and even[::3, 1].tolist() == [4.0, 1.0, -2.0]
+    assert manifold_points(4).shape == (16, 2)
+    with pytest.raises(ValueError, match="lo < hi"):
+        manifold_points(3, extent=(1.0, 1.0))
+
+
+def test_manifold_explorer_chooses_digits_and_probes(models, digits):
+    images, labels = digits
+    model = models["vae"]
+    view = ManifoldExplorer(model, images, labels, n=4, name="VAE")
+    assert pixels(view.grid.value).shape == (4 * 28, 4 * 28)
+    scatter, chosen, probe = view.scatter.value, view.chosen.value, view.probe.value
+    view.index.value = 3
+    assert view.scatter.value != scatter and view.chosen.value != chosen and view.probe.value == probe
+    mu = model.encode(images[3:4])[0]
+    np.testing.assert_array_equal(pixels(view.chosen.value)[:, 4 * 30:],
+                                  expected_png(model.decode(mu)[0], 4))
+    assert "label 3" in view.caption.value
+    view.z1.value, view.z2.value = 1.0, -0.5
+    np.testing.assert_array_equal(pixels(view.probe.value),
+                                  expected_png(model.decode(torch.tensor([[1.0, -0.5]]))[0], 4))
+    fig = view.figure()
+    assert len(fig.axes) == 3    # grid, scatter, colour bar
+    assert repr(view) == "ManifoldExplorer(VAE, 12 digits, 4x4 grid, digit #3)"
+
+
+def test_manifold_needs_a_2d_model_and_labels(models, digits):
+    images, labels = digits
+    with pytest.raises(ValueError, match="2-D latent space"):
+        ManifoldExplorer(models["vae4"], images, labels)
+    with pytest.raises(ValueError, match="labels must be"):
+        ManifoldExplorer(models["ae"], images, labels[:3])
+    with pytest.raises(ValueError, match="give labels"):
+        plot_manifold(models["ae"], 3, images)
+    fig = plot_manifold(models["ae"], 3, images, labels, extent=(-5.0, 5.0))
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["-5.0", "0.0", "5.0"]
+
+
+def test_benchmark_reports_median_and_p90(models, digits):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "bench_widgets.py"
+    spec = importlib.util.spec_from_file_location("bench_widgets", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    images, labels = digits
+    course = {"ae2": models["ae"], "vae2": models["vae"], "vae8": models["vae4"]}
+    results = bench.measure(course, images, labels, moves=6)
+    assert set(results) == {"sliders vae2", "sliders vae8", "interpolation: new digit",
+                            "interpolation: path", "manifold: probe"}
+    for r in results.values():
+        assert 0 < r["median_ms"] <= r["p90_ms"]
+    assert bench.slider_values(3) == [-2.5, -2.45, -2.4]
+    stats = bench.time_moves(lambda i: None, 10)
+    assert stats["moves"] == 10 and stats["median_ms"] >= 0
