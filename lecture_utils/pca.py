@@ -1,0 +1,145 @@
+"""Principal component analysis and the linear autoencoder it equals (notebook 01).
+
+PCA by the singular value decomposition of the centred data; principal angles to compare two
+subspaces; and a linear autoencoder trained with the L2 loss, whose decoder spans the same
+subspace as the top principal components (Baldi and Hornik, 1989).
+
+Conventions: data ``x`` is ``(N, D)`` or ``(N, 1, H, W)`` (flattened to ``(N, D)``); a subspace
+of R^D is given by a ``(D, K)`` matrix whose columns span it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from lecture_utils._validate import check_positive_int, check_tensor
+from lecture_utils.data import make_loaders
+from lecture_utils.losses import l2_loss
+from lecture_utils.models import Autoencoder
+from lecture_utils.training import fit
+
+
+def _flat(name: str, x: torch.Tensor) -> torch.Tensor:
+    check_tensor(name, x, ndim=(2, 3, 4))
+    return x.reshape(len(x), -1)
+
+
+@dataclass(frozen=True)
+class PCA:
+    """A fitted PCA.
+
+    Attributes:
+        mean: ``(D,)`` the data mean.
+        components: ``(K, D)`` orthonormal rows, the principal directions, largest first.
+        variances: ``(K,)`` the variance of the data along each direction (eigenvalues of the
+            covariance, divided by N).
+        total_variance: the sum of all D variances (for "explained variance" ratios).
+    """
+
+    mean: torch.Tensor
+    components: torch.Tensor
+    variances: torch.Tensor
+    total_variance: float
+
+    @property
+    def n_components(self) -> int:
+        return len(self.components)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` or images -> codes ``(N, K)``: coordinates along the components."""
+        return (_flat("x", x) - self.mean) @ self.components.T
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes ``(N, K)`` -> reconstructions ``(N, D)``."""
+        check_tensor("z", z, shape=(None, self.n_components))
+        return z @ self.components + self.mean
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Orthogonal projection of ``x`` onto the affine principal subspace, shaped like ``x``."""
+        return self.decode(self.encode(x)).reshape(x.shape)
+
+    def explained_variance_ratio(self) -> torch.Tensor:
+        """``(K,)`` share of the total variance along each component."""
+        return self.variances / self.total_variance
+
+
+def fit_pca(x: torch.Tensor, n_components: int) -> PCA:
+    """PCA of ``x`` (``(N, D)`` or ``(N, 1, H, W)``) with ``n_components`` directions, by SVD.
+
+    The centred data is ``X - mean = U S V^T``; the principal directions are the first rows of
+    ``V^T`` and the variances ``S^2 / N``. Computed in float64, returned in ``x``'s dtype.
+    """
+    flat = _flat("x", x)
+    check_positive_int("n_components", n_components)
+    n, d = flat.shape
+    if n_components > min(n, d):
+        raise ValueError(f"n_components must be <= min(N, D) = {min(n, d)}, got {n_components}")
+    xd = flat.double()
+    mean = xd.mean(dim=0)
+    _, s, vt = torch.linalg.svd(xd - mean, full_matrices=False)
+    variances = s**2 / n
+    return PCA(mean=mean.to(x.dtype), components=vt[:n_components].to(x.dtype),
+               variances=variances[:n_components].to(x.dtype),
+               total_variance=float(variances.sum()))
+
+
+def _orthonormal_basis(name: str, a: torch.Tensor) -> torch.Tensor:
+    check_tensor(name, a, ndim=2)
+    if a.shape[1] > a.shape[0]:
+        raise ValueError(f"{name} must be (D, K) with K <= D (columns span the subspace), "
+                         f"got {tuple(a.shape)}; pass components.T for row-wise directions")
+    q, r = torch.linalg.qr(a.double())
+    diag = r.diagonal().abs()
+    if float(diag.min()) <= 1e-10 * max(float(diag.max()), 1e-300):
+        raise ValueError(f"the columns of {name} are linearly dependent: they do not span a "
+                         f"{a.shape[1]}-dimensional subspace")
+    return q
+
+
+def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Principal angles (radians, ascending) between the column spaces of ``a`` and ``b``.
+
+    ``a`` is ``(D, K)`` and ``b`` is ``(D, M)``; returns ``min(K, M)`` angles in [0, pi/2].
+    All zero means the subspaces coincide (or one contains the other). Computed as the arccos
+    of the singular values of ``Qa^T Qb`` (Bjorck and Golub, 1973), with ``Qa``, ``Qb``
+    orthonormal bases from QR.
+    """
+    qa, qb = _orthonormal_basis("a", a), _orthonormal_basis("b", b)
+    if qa.shape[0] != qb.shape[0]:
+        raise ValueError(f"a and b must live in the same space, got {qa.shape[0]} and "
+                         f"{qb.shape[0]} rows")
+    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(0.0, 1.0)
+    return torch.arccos(cosines).to(a.dtype)
+
+
+def fit_linear_autoencoder(x: torch.Tensor, latent_dim: int, epochs: int = 20,
+                           lr: float = 3e-3, batch_size: int = 128, seed: int = 0) -> Autoencoder:
+    """Train a linear autoencoder ``x_hat = W_d (W_e x + b_e) + b_d`` with the mean L2 loss.
+
+    ``x`` is ``(N, 1, H, W)`` or ``(N, D)``. The model is ``Autoencoder(latent_dim,
+    hidden_dims=(), activation="identity", output="linear")`` trained by Adam; its decoder
+    weight ``model.decoder[0].weight`` (``(D, latent_dim)``) spans (nearly) the PCA subspace.
+    """
+    check_tensor("x", x, ndim=(2, 4))
+    check_positive_int("latent_dim", latent_dim)
+    shape = tuple(x.shape[1:])
+    model = Autoencoder(latent_dim, hidden_dims=(), input_shape=shape, activation="identity",
+                        output="linear")
+    loader, _ = make_loaders(x, batch_size=batch_size, seed=seed)
+    fit(model, lambda m, batch: l2_loss(m(batch[0]), batch[0]), loader, epochs, lr=lr, quiet=True)
+    return model
+
+
+def decoder_subspace(model: Autoencoder) -> torch.Tensor:
+    """The ``(D, K)`` matrix whose columns span a linear autoencoder's reconstructions."""
+    if not isinstance(model, Autoencoder) or len(model.decoder) != 1:
+        raise TypeError("decoder_subspace needs a linear Autoencoder (hidden_dims=(), "
+                        "activation='identity'), as made by fit_linear_autoencoder")
+    return model.decoder[0].weight.detach()
+
+
+def degrees(angles: torch.Tensor) -> torch.Tensor:
+    """Radians -> degrees."""
+    return angles * (180.0 / math.pi)
