@@ -115,3 +115,34 @@ def plot_history(history: dict[str, list[float]], keys: Sequence[str] | None = N
         ax.set_yscale("log")
     ax.legend()
     return ax.figure
+
+
+def show_image_rows(rows: dict[str, torch.Tensor], n: int = 10, title: str | None = None,
+                    width: float = 8.0) -> Figure:
+    """One labelled row of digits per entry of ``rows`` (notebooks 01 and 02).
+
+    ``rows`` maps a label (shown at the left) to images ``(N, 1, H, W)`` or ``(N, H*W)``; the
+    first ``n`` images of each row are shown, so rows line up column by column (for example
+    originals above the reconstructions of several models).
+    """
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError("rows must be a non-empty dict {label: images}")
+    arrays = {label: _as_images(images, f"rows[{label!r}]")[:n] for label, images in rows.items()}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"every row needs the same number and size of images, got "
+                         f"{ {label: a.shape for label, a in arrays.items()} }")
+    count = next(iter(shapes))[0]
+    fig, axes = plt.subplots(len(arrays), 1, squeeze=False,
+                             figsize=(width, min(8.0, 0.3 + 0.95 * width / max(count, 1) * len(arrays))))
+    for ax, (label, images) in zip(axes[:, 0], arrays.items()):
+        show_images(torch.from_numpy(images), nrow=count, ax=ax)
+        ax.set_axis_on()
+        ax.set(xticks=[], yticks=[])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
