@@ -98,9 +98,13 @@ class OneDimLatentModel:
         z = self.z_grid[:, None, None]                                   # (G, 1, 1)
         return (self.log_likelihood(x, z) + self.log_prior(z)).T         # (B, G)
 
-    def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(x) = log of the integral of p(x|z) p(z) dz, by the trapezoid rule -> ``(B,)``."""
-        return torch.logsumexp(self.log_joint_grid(x) + self._log_quad_w, dim=1)
+    def log_marginal(self, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+        """log p(x) = log of the integral of p(x|z) p(z) dz, by the trapezoid rule -> ``(B,)``.
+
+        Works through ``x`` in chunks of ``chunk`` rows, so that a whole grid of x fits in memory."""
+        check_tensor("x", x, shape=(None, self.data_dim))
+        return torch.cat([torch.logsumexp(self.log_joint_grid(part) + self._log_quad_w, dim=1)
+                          for part in x.split(check_positive_int("chunk", chunk))])
 
     def posterior(self, x: torch.Tensor) -> torch.Tensor:
         """The density p(z|x) = p(x, z) / p(x) on ``z_grid`` -> ``(B, G)`` (integrates to 1)."""
