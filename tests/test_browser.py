@@ -1,0 +1,267 @@
+"""Notebook 07 in a real browser: JupyterLab and voila, driven by headless Chromium.
+
+Each test copies the notebook to a temporary folder, starts a server on 127.0.0.1 with a random
+token, and opens the page with playwright in Debian's ``chromium`` (``executable_path``; never
+``playwright install``). In JupyterLab every cell is run; in voila the app runs itself. Then a
+slider is focused and moved with the keyboard, and the test asserts that the decoded image
+changes (its bytes, not just its URL) and that no error output appears. A screenshot goes to
+``build/browser/``. Both servers share one temporary model cache, so the models are trained once.
+
+Without chromium or playwright these tests skip with the reason, unless
+VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "07_latent_explorer.ipynb"
+SCREENSHOTS = ROOT / "build" / "browser"
+REQUIRE_BROWSER = os.environ.get("VAE_COURSE_REQUIRE_BROWSER") == "1"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SERVER_START_S = 120
+RUN_ALL_S = 360
+
+# The image of the first explorer (the 2-D VAE's sliders) and its first slider's handle.
+SLIDERS_BOX = ".widget-hbox:has(> .widget-vbox .widget-slider):has(> .widget-image)"
+ERROR_OUTPUTS = ('[data-mime-type="application/vnd.jupyter.stderr"]',
+                 '[data-mime-type="application/vnd.jupyter.error"]', ".jp-RenderedText.error")
+
+
+def unavailable(reason: str) -> None:
+    """Skip, or fail when CI demands that the browser tests run."""
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason} (VAE_COURSE_REQUIRE_BROWSER=1, so this is an error)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = shutil.which("chromium")
+    if path is None:
+        unavailable("chromium not found on PATH (Debian: apt-get install chromium); "
+                    "the browser tests of notebook 07 need it")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("the Python package playwright is not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory):
+    """One empty model cache for both servers: the first run trains, the second loads."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(tmp: Path, cache: Path) -> dict[str, str]:
+    """Keep Jupyter's runtime, config and settings inside ``tmp``, so that nothing of the
+    user's setup is read or changed; turn off JupyterLab's news and update checks."""
+    settings = tmp / "lab-settings"
+    for plugin, values in {
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    }.items():
+        target = settings / f"{plugin}.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+    env = dict(os.environ)
+    env.update({"JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+                "JUPYTERLAB_SETTINGS_DIR": str(settings),
+                "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
+                "IPYTHONDIR": str(tmp / "ipython"), "VAE_COURSE_CACHE": str(cache),
+                "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    return env
+
+
+class Server:
+    """A Jupyter server subprocess; waits until it answers, stops it on exit."""
+
+    def __init__(self, args: list[str], port: int, token: str, cwd: Path, env: dict, log: Path):
+        self.port, self.token, self.log = port, token, log
+        self._log = open(log, "wb")
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}{path}{sep}token={self.token}"
+
+    def wait(self, path: str | None = None) -> None:
+        """Until ``path`` answers 200 (or, with no path, until the port accepts a connection:
+        any page of voila would start running the notebook)."""
+        deadline = time.monotonic() + SERVER_START_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with code {self.proc.returncode}:\n{self.tail()}")
+            try:
+                if path is None:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                    return
+                with urllib.request.urlopen(self.url(path), timeout=5) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"the server did not answer within {SERVER_START_S} s:\n{self.tail()}")
+
+    def tail(self, n: int = 4000) -> str:
+        self._log.flush()
+        return self.log.read_bytes()[-n:].decode(errors="replace")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def copy_notebook(tmp: Path) -> Path:
+    work = tmp / "work"
+    work.mkdir()
+    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    return work
+
+
+def image_bytes(page, box) -> str:
+    """The bytes behind the sliders' image, read in the page (base64)."""
+    return box.locator("img").first.evaluate(
+        """async img => {
+            const buf = await (await fetch(img.src)).arrayBuffer();
+            return btoa(String.fromCharCode(...new Uint8Array(buf)));
+        }""")
+
+
+def error_texts(page) -> list[str]:
+    found = []
+    for selector in ERROR_OUTPUTS:
+        found += page.locator(selector).all_inner_texts()
+    for marker in ("Error displaying widget", "Traceback (most recent call last)"):
+        if page.get_by_text(marker).count():
+            found.append(marker)
+    return found
+
+
+def move_slider_with_keyboard(page, name: str) -> None:
+    """Focus the first slider of the 2-D VAE's explorer, press the right arrow, and check
+    that its value, the z readout and the decoded image all change."""
+    box = page.locator(SLIDERS_BOX).first
+    box.scroll_into_view_if_needed()
+    handle = box.locator(".noUi-handle").first
+    readout = box.locator(".widget-html-content").first
+    value_before, text_before = handle.get_attribute("aria-valuenow"), readout.inner_text()
+    image_before = image_bytes(page, box)
+    handle.focus()
+    for _ in range(10):                       # 10 steps of 0.05: z1 grows by 0.5
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("([el, v]) => el.getAttribute('aria-valuenow') !== v",
+                           arg=[handle.element_handle(), value_before], timeout=10_000)
+    deadline = time.monotonic() + 20
+    while image_bytes(page, box) == image_before and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert image_bytes(page, box) != image_before, f"{name}: the decoded image did not change"
+    assert readout.inner_text() != text_before, f"{name}: the z readout did not change"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"07_latent_explorer_{name}.png"), full_page=False)
+
+
+def launch(p, chromium_path):
+    return p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+
+
+def test_jupyterlab_runs_the_notebook_and_the_slider_redraws(chromium, model_cache, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    work = copy_notebook(tmp_path)
+    port, token = free_port(), secrets.token_hex(16)
+    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
+            "--ServerApp.allow_root=True"]
+    server = Server(args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "lab.log")
+    try:
+        server.wait("/api/status")
+        with sync_playwright() as p:
+            browser = launch(p, chromium)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(server.url(f"/lab/tree/{NOTEBOOK.name}?reset"), timeout=120_000)
+                page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+                page.wait_for_function(
+                    "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                    " && window.jupyterapp.shell.currentWidget.sessionContext"
+                    " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+                    timeout=120_000)
+                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                n_code = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text())["cells"])
+                page.wait_for_function(
+                    """n => {
+                        const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                            .map(p => p.textContent.trim());
+                        return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t))
+                            && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
+                    }""", arg=n_code, timeout=RUN_ALL_S * 1000, polling=500)
+                page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=30_000)
+                errors = error_texts(page)
+                assert not errors, f"error output after running all cells: {errors}"
+                move_slider_with_keyboard(page, "jupyterlab")
+                assert not error_texts(page), f"error output after moving the slider: {error_texts(page)}"
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+
+def test_voila_app_runs_and_the_slider_redraws(chromium, model_cache, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    work = copy_notebook(tmp_path)
+    port, token = free_port(), secrets.token_hex(16)
+    args = [sys.executable, "-m", "voila", str(work / NOTEBOOK.name), "--no-browser",
+            "--Voila.ip=127.0.0.1", f"--port={port}", f"--token={token}",
+            "--ServerApp.port_retries=0", "--show_tracebacks=True"]
+    server = Server(args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "voila.log")
+    try:
+        server.wait()
+        with sync_playwright() as p:
+            browser = launch(p, chromium)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(server.url("/"), timeout=RUN_ALL_S * 1000)
+                # voila runs every cell, then renders; the glossary is the last output
+                page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=RUN_ALL_S * 1000)
+                page.get_by_text("Glossary").first.wait_for(timeout=RUN_ALL_S * 1000)
+                page.wait_for_load_state("networkidle", timeout=60_000)
+                assert page.locator(".widget-image").count() >= 4, "the explorers' images are missing"
+                errors = error_texts(page)
+                assert not errors, f"error output in the voila app: {errors}\n{server.tail()}"
+                move_slider_with_keyboard(page, "voila")
+                assert not error_texts(page), f"error output after moving the slider: {error_texts(page)}"
+            finally:
+                browser.close()
+    finally:
+        server.stop()
