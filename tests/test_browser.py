@@ -12,6 +12,7 @@ VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -187,13 +188,34 @@ def move_slider_with_keyboard(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"07_latent_explorer_{name}.png"), full_page=False)
 
 
-def launch(p, chromium_path):
-    return p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+@contextlib.contextmanager
+def served_page(chromium_path: str, server: Server, ready: str | None = None):
+    """Wait for ``server`` (see :meth:`Server.wait`), open a headless Chromium page, and stop
+    both afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    try:
+        server.wait(ready)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path, headless=True,
+                                        args=CHROMIUM_ARGS)
+            try:
+                yield browser.new_page(viewport={"width": 1400, "height": 1000})
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+
+def no_errors_then_move_a_slider(page, name: str, server: Server) -> None:
+    errors = error_texts(page)
+    assert not errors, f"{name}: error output after running every cell: {errors}\n{server.tail()}"
+    move_slider_with_keyboard(page, name)
+    errors = error_texts(page)
+    assert not errors, f"{name}: error output after moving the slider: {errors}"
 
 
 def test_jupyterlab_runs_the_notebook_and_the_slider_redraws(chromium, model_cache, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     work = copy_notebook(tmp_path)
     port, token = free_port(), secrets.token_hex(16)
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
@@ -201,67 +223,42 @@ def test_jupyterlab_runs_the_notebook_and_the_slider_redraws(chromium, model_cac
             f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
             "--ServerApp.allow_root=True"]
     server = Server(args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "lab.log")
-    try:
-        server.wait("/api/status")
-        with sync_playwright() as p:
-            browser = launch(p, chromium)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(server.url(f"/lab/tree/{NOTEBOOK.name}?reset"), timeout=120_000)
-                page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
-                page.wait_for_function(
-                    "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                    " && window.jupyterapp.shell.currentWidget.sessionContext"
-                    " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
-                    timeout=120_000)
-                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-                n_code = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text())["cells"])
-                page.wait_for_function(
-                    """n => {
-                        const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-                            .map(p => p.textContent.trim());
-                        return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t))
-                            && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
-                    }""", arg=n_code, timeout=RUN_ALL_S * 1000, polling=500)
-                page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=30_000)
-                errors = error_texts(page)
-                assert not errors, f"error output after running all cells: {errors}"
-                move_slider_with_keyboard(page, "jupyterlab")
-                assert not error_texts(page), f"error output after moving the slider: {error_texts(page)}"
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    with served_page(chromium, server, ready="/api/status") as page:
+        page.goto(server.url(f"/lab/tree/{NOTEBOOK.name}?reset"), timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+        page.wait_for_function(
+            """() => {
+                const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                const kernel = nb && nb.sessionContext && nb.sessionContext.session
+                    && nb.sessionContext.session.kernel;
+                return kernel && kernel.status === 'idle';
+            }""", timeout=120_000)
+        # what Run > Run All Cells does
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        n_code = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text())["cells"])
+        page.wait_for_function(
+            """n => {
+                const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                    .map(p => p.textContent.trim());
+                return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t))
+                    && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
+            }""", arg=n_code, timeout=RUN_ALL_S * 1000, polling=500)
+        page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=30_000)
+        no_errors_then_move_a_slider(page, "jupyterlab", server)
 
 
 def test_voila_app_runs_and_the_slider_redraws(chromium, model_cache, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     work = copy_notebook(tmp_path)
     port, token = free_port(), secrets.token_hex(16)
     args = [sys.executable, "-m", "voila", str(work / NOTEBOOK.name), "--no-browser",
             "--Voila.ip=127.0.0.1", f"--port={port}", f"--token={token}",
             "--ServerApp.port_retries=0", "--show_tracebacks=True"]
     server = Server(args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "voila.log")
-    try:
-        server.wait()
-        with sync_playwright() as p:
-            browser = launch(p, chromium)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(server.url("/"), timeout=RUN_ALL_S * 1000)
-                # voila runs every cell, then renders; the glossary is the last output
-                page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=RUN_ALL_S * 1000)
-                page.get_by_text("Glossary").first.wait_for(timeout=RUN_ALL_S * 1000)
-                page.wait_for_load_state("networkidle", timeout=60_000)
-                assert page.locator(".widget-image").count() >= 4, "the explorers' images are missing"
-                errors = error_texts(page)
-                assert not errors, f"error output in the voila app: {errors}\n{server.tail()}"
-                move_slider_with_keyboard(page, "voila")
-                assert not error_texts(page), f"error output after moving the slider: {error_texts(page)}"
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    with served_page(chromium, server) as page:
+        page.goto(server.url("/"), timeout=RUN_ALL_S * 1000)
+        # voila runs every cell, then renders; the glossary is the last output
+        page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=RUN_ALL_S * 1000)
+        page.get_by_text("Glossary").first.wait_for(timeout=RUN_ALL_S * 1000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        assert page.locator(".widget-image").count() >= 4, "the explorers' images are missing"
+        no_errors_then_move_a_slider(page, "voila", server)

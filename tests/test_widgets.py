@@ -202,3 +202,17 @@ def test_benchmark_reports_median_and_p90(models, digits):
     assert bench.slider_values(3) == [-2.5, -2.45, -2.4]
     stats = bench.time_moves(lambda i: None, 10)
     assert stats["moves"] == 10 and stats["median_ms"] >= 0
+
+
+def test_importing_the_notebook_07_modules_has_no_side_effects():
+    import subprocess
+    import sys
+
+    code = ("import torch\n"
+            "torch.manual_seed(5); seed = torch.initial_seed(); threads = torch.get_num_threads()\n"
+            "import lecture_utils.latent, lecture_utils.widgets, lecture_utils.model_cache\n"
+            "import lecture_utils.checks.nb07\n"
+            "assert torch.initial_seed() == seed and torch.get_num_threads() == threads\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr == ""
