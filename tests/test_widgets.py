@@ -164,6 +164,11 @@ def test_manifold_explorer_chooses_digits_and_probes(models, digits):
     np.testing.assert_array_equal(pixels(view.chosen.value)[:, 4 * 30:],
                                   expected_png(model.decode(mu)[0], 4))
     assert "label 3" in view.caption.value
+    # the red ring is centred on the digit's code, where matplotlib would draw it
+    rgb = pixels(view.scatter.value).astype(int)
+    red = np.argwhere((rgb[..., 0] > 200) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60))
+    x, y = view._to_pixels(mu.detach().double().numpy())[0]
+    np.testing.assert_allclose(red.mean(0), [rgb.shape[0] - y, x], atol=1.0)
     view.z1.value, view.z2.value = 1.0, -0.5
     np.testing.assert_array_equal(pixels(view.probe.value),
                                   expected_png(model.decode(torch.tensor([[1.0, -0.5]]))[0], 4))
