@@ -18,8 +18,9 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 from torch import nn
@@ -70,11 +71,11 @@ class Recipe:
 
 
 #: The models of notebook 07: a 2-D autoencoder and a 2-D VAE to compare, an 8-D VAE for sliders.
-COURSE_RECIPES = {
+COURSE_RECIPES: Mapping[str, Recipe] = MappingProxyType({
     "ae2": Recipe("autoencoder", 2, epochs=8),
     "vae2": Recipe("vae", 2, epochs=8),
     "vae8": Recipe("vae", 8, epochs=5),
-}
+})
 
 
 def cache_dir() -> Path:

@@ -21,6 +21,7 @@ import base64
 import contextlib
 import io
 from collections.abc import Iterator
+from types import MappingProxyType
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
@@ -36,7 +37,7 @@ from lecture_utils._validate import check_choice, check_positive_int, check_tens
 from lecture_utils.latent import encode_dataset, latent_grid, lerp, slerp
 from lecture_utils.plotting import image_grid
 
-PATHS = {"linear": lerp, "spherical": slerp}
+PATHS = MappingProxyType({"linear": lerp, "spherical": slerp})
 
 
 # --------------------------------------------------------------------------- helpers

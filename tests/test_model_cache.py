@@ -35,6 +35,8 @@ def test_recipe_validates():
         Recipe("vae", 0)
     assert isinstance(TINY_AE.build(), Autoencoder) and isinstance(TINY_VAE.build(), VAE)
     assert set(COURSE_RECIPES) == {"ae2", "vae2", "vae8"}
+    with pytest.raises(TypeError):
+        COURSE_RECIPES["ae2"] = TINY_AE     # read-only: change a recipe by passing recipe=
 
 
 def test_cache_dir_from_environment(monkeypatch, tmp_path):
@@ -112,7 +114,7 @@ def test_unknown_name_lists_the_course_models(tmp_path):
 
 
 def test_course_names_use_the_environment_folder(monkeypatch, tmp_path):
-    monkeypatch.setitem(COURSE_RECIPES, "ae2", TINY_AE)
+    monkeypatch.setattr(model_cache, "COURSE_RECIPES", {**COURSE_RECIPES, "ae2": TINY_AE})
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
     load_or_train("ae2", log=None)
     assert Path(tmp_path / f"ae2-{TINY_AE.key()}.pt").is_file()
