@@ -4,11 +4,12 @@
     python scripts/bench_vae.py --reference     # the tutorial VAE 784-400-20 (REFERENCE_RECIPE)
     python scripts/bench_vae.py --set epochs=30 --set lr=3e-3   # try a variation
 
-Prints the training cost (gradient steps, wall-clock seconds, processor seconds, the load
-average), then on all 2,000 binarised test digits: the negative ELBO (mean of 10 one-sample
-estimates) and the importance-sampled negative log-likelihood with k = 1000, in nats and in
-bits per pixel. Wall-clock seconds depend on the machine and on what else runs on it; steps do
-not, so compare recipes by steps (and by seconds on an idle machine). Nothing is cached.
+Prints the training cost (gradient steps; the arithmetic, about 6 x parameters x training
+digits seen; wall-clock and processor seconds; the load average), then, on all 2,000 binarised
+test digits, the negative ELBO (mean of 10 one-sample estimates) and the importance-sampled
+negative log-likelihood with k = 1000, in nats and in bits per pixel. Wall-clock seconds depend on the machine and on what else runs on it; steps and
+the arithmetic do not, so compare recipes by those (and by seconds on an idle machine).
+Nothing is cached.
 """
 from __future__ import annotations
 
@@ -70,8 +71,12 @@ def main() -> None:
     model, history = train_vae(recipe)
     load_after = os.getloadavg()[0]
     best = history["best_epoch"][0]
+    params = sum(p.numel() for p in model.parameters())
+    seen = recipe.epochs * (8000 - recipe.val_size)          # training digits through the model
+    tflop = 6 * params * seen / 1e12                          # forward + backward, about 3 x 2 flop
     print(f"training: {recipe.epochs} epochs, {history['steps'][-1]} steps of {recipe.batch_size}, "
-          f"kept epoch {best}; {history['seconds'][-1]:.1f} s wall, "
+          f"kept epoch {best}; {params / 1e6:.2f} M parameters x {seen:,} digits: about "
+          f"{tflop:.1f} TFLOP; {history['seconds'][-1]:.1f} s wall, "
           f"{history['cpu_seconds'][-1]:.1f} s CPU on {args.threads} threads "
           f"(load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} CPUs)")
 
@@ -88,7 +93,7 @@ def main() -> None:
         print(json.dumps({"recipe": recipe.to_dict(), "steps": history["steps"][-1],
                           "seconds": round(history["seconds"][-1], 2),
                           "cpu_seconds": round(history["cpu_seconds"][-1], 2),
-                          "best_epoch": best, "test_neg_elbo": round(neg_elbo, 3),
+                          "best_epoch": best, "tflop": round(tflop, 2), "test_neg_elbo": round(neg_elbo, 3),
                           "test_nll": round(nll, 3), "k": args.k, "test_digits": len(x),
                           "load": [load_before, load_after]}))
 
