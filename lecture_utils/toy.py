@@ -156,8 +156,9 @@ class LinearGaussian(nn.Module):
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         return check_tensor("x", x, shape=(None, self.data_dim))
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """z ~ p(z), x ~ p(x|z) -> ``(x (n, D), z (n, K))``."""
+        """z ~ p(z), x ~ p(x|z) -> ``(x (n, D), z (n, K))``, data without gradients."""
         z = torch.randn(check_positive_int("n", n), self.latent_dim, generator=generator, dtype=self.W.dtype)
         noise = torch.randn(n, self.data_dim, generator=generator, dtype=self.W.dtype)
         return self.mean(z) + self.sigma2.sqrt() * noise, z

@@ -89,7 +89,7 @@ def test_expected_log_likelihood_against_sampling(model):
 
 def test_sample_has_the_marginal_covariance(model):
     x, z = model.sample(200_000, gen(9))
-    assert x.shape == (200_000, 5) and z.shape == (200_000, 2)
+    assert x.shape == (200_000, 5) and z.shape == (200_000, 2) and not x.requires_grad
     torch.testing.assert_close(torch.cov(x.T.detach()), model.marginal_cov().detach(), rtol=0, atol=0.05)
 
 
