@@ -121,12 +121,15 @@ def fit_linear_autoencoder(x: torch.Tensor, latent_dim: int, epochs: int = 20,
     ``x`` is ``(N, 1, H, W)`` or ``(N, D)``. The model is ``Autoencoder(latent_dim,
     hidden_dims=(), activation="identity", output="linear")`` trained by Adam; its decoder
     weight ``model.decoder[0].weight`` (``(D, latent_dim)``) spans (nearly) the PCA subspace.
+    ``seed`` fixes the initial weights and the order of the batches.
     """
     check_tensor("x", x, ndim=(2, 4))
     check_positive_int("latent_dim", latent_dim)
     shape = tuple(x.shape[1:])
-    model = Autoencoder(latent_dim, hidden_dims=(), input_shape=shape, activation="identity",
-                        output="linear")
+    with torch.random.fork_rng():          # initial weights from `seed`; global state untouched
+        torch.manual_seed(seed)
+        model = Autoencoder(latent_dim, hidden_dims=(), input_shape=shape, activation="identity",
+                            output="linear")
     loader, _ = make_loaders(x, batch_size=batch_size, seed=seed)
     fit(model, lambda m, batch: l2_loss(m(batch[0]), batch[0]), loader, epochs, lr=lr, quiet=True)
     return model

@@ -5,7 +5,7 @@ from lecture_utils.checks import ExerciseError
 from lecture_utils.checks.nb01 import check_autoencoder_loss, check_pca_reconstruct
 
 
-# --- Exercise 1.1: PCA reconstruction -----------------------------------------------------------
+# --- Exercise 1.2: PCA reconstruction -----------------------------------------------------------
 
 def pca_right(x, mean, components):
     return ((x - mean) @ components.T) @ components + mean
@@ -24,7 +24,7 @@ PCA_WRONG = {
 
 def test_pca_reconstruct_accepts_the_projection(capsys):
     check_pca_reconstruct(pca_right)
-    assert "✓ Exercise 1.1 passed" in capsys.readouterr().out
+    assert "✓ Exercise 1.2 passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong,message", PCA_WRONG.values(), ids=PCA_WRONG.keys())
@@ -33,7 +33,7 @@ def test_pca_reconstruct_explains_mistakes(wrong, message):
         check_pca_reconstruct(wrong)
 
 
-# --- Exercise 1.2: the autoencoder's loss --------------------------------------------------------
+# --- Exercise 1.1: the autoencoder's loss --------------------------------------------------------
 
 def loss_right(model, batch):
     x = batch[0]
@@ -61,7 +61,7 @@ LOSS_WRONG = {
 
 def test_autoencoder_loss_accepts_the_mse(capsys):
     check_autoencoder_loss(loss_right)
-    assert "✓ Exercise 1.2 passed" in capsys.readouterr().out
+    assert "✓ Exercise 1.1 passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong,message", LOSS_WRONG.values(), ids=LOSS_WRONG.keys())

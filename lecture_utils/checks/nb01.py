@@ -20,12 +20,12 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def check_pca_reconstruct(pca_reconstruct: Callable) -> None:
-    """Exercise 1.1: ``pca_reconstruct(x, mean, components) -> x_hat``, all ``(N, D)``.
+    """Exercise 1.2: ``pca_reconstruct(x, mean, components) -> x_hat``, all ``(N, D)``.
 
     The reference is the best reconstruction ``mean + sum_k c_k v_k`` found by least squares,
     which needs no formula for the projection.
     """
-    name = "Exercise 1.1"
+    name = "Exercise 1.2"
     n, d, k = 7, 6, 3
     x = torch.rand(n, d, generator=_gen(0), dtype=torch.float64) * 2 + 1.0
     components = torch.linalg.qr(torch.randn(d, k, generator=_gen(1), dtype=torch.float64))[0].T
@@ -58,12 +58,12 @@ def _tiny_autoencoder() -> nn.Module:
 
 
 def check_autoencoder_loss(autoencoder_loss: Callable) -> None:
-    """Exercise 1.2: ``autoencoder_loss(model, batch) -> scalar``, the mean squared error between
+    """Exercise 1.1: ``autoencoder_loss(model, batch) -> scalar``, the mean squared error between
     ``model(x)`` and ``x`` itself, for ``batch = (x, labels)``; the labels must not be used.
 
     The reference is ``F.mse_loss(model(x), x)`` and its gradient by autograd.
     """
-    name = "Exercise 1.2"
+    name = "Exercise 1.1"
     model = _tiny_autoencoder()
     x = torch.rand(5, 1, 4, 4, generator=_gen(2))
     labels = torch.tensor([3, 1, 4, 1, 5])
