@@ -248,6 +248,9 @@ def plot_budget_comparison(result: BudgetComparison, ax: plt.Axes | None = None)
         ax.plot(x, mean[m], styles[method], color=colors[m], label=method, ms=4)
         ax.fill_between(x, mean[m] - std[m], mean[m] + std[m], color=colors[m], alpha=0.2, lw=0)
     ax.set_xscale("log")
+    ax.set_xticks(x, [str(b) if b is not None else f"all (~{v:.0f})"
+                      for b, v in zip(result.budgets, x)])
+    ax.minorticks_off()
     ax.set(xlabel="labels per class (log scale)", ylabel="test accuracy",
            title=f"mean ± std over {len(result.seeds)} seeds")
     ax.grid(alpha=0.3)

@@ -176,5 +176,6 @@ def test_budget_comparison_std_and_plot():
     fig = plot_budget_comparison(result)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and len(ax.lines) == 1
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "all (~10)"]
     with pytest.raises(TypeError, match="BudgetComparison"):
         plot_budget_comparison(acc)
