@@ -56,3 +56,13 @@ def expect_close(name: str, got: Any, expected: torch.Tensor, rtol: float = 1e-4
 def passed(name: str, detail: str = "") -> None:
     """Print the one pass line of a check."""
     print(f"✓ {name} passed" + (f": {detail}" if detail else ""))
+
+
+def matching_hint(got: torch.Tensor, variants: dict[str, torch.Tensor], default: str,
+                  atol: float = 1e-4) -> str:
+    """The hint of the first typical mistake whose result ``got`` reproduces, else ``default``."""
+    if isinstance(got, torch.Tensor):
+        for hint, value in variants.items():
+            if got.shape == value.shape and torch.allclose(got.double(), value.double(), rtol=1e-4, atol=atol):
+                return hint
+    return default

@@ -12,20 +12,11 @@ from collections.abc import Callable
 import torch
 from torch.distributions import Normal
 
-from lecture_utils.checks.core import ExerciseError, expect_close, expect_shape, passed, run_student
+from lecture_utils.checks.core import (ExerciseError, expect_close, expect_shape, matching_hint, passed,
+                                      run_student)
 from lecture_utils.toy import LinearGaussian
 
 SHIFT = 2000.0   # added to every log-likelihood: exp() of it underflows, logsumexp does not
-
-
-def matching_hint(got: torch.Tensor, variants: dict[str, torch.Tensor], default: str,
-                  atol: float = 1e-4) -> str:
-    """The hint of the first typical mistake whose result ``got`` reproduces, else ``default``."""
-    if isinstance(got, torch.Tensor):
-        for hint, value in variants.items():
-            if got.shape == value.shape and torch.allclose(got.double(), value.double(), rtol=1e-4, atol=atol):
-                return hint
-    return default
 
 
 def _gen(seed: int) -> torch.Generator:

@@ -14,7 +14,7 @@ import torch
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
 from lecture_utils.checks.core import ExerciseError, expect_close, expect_shape, passed, run_student
-from lecture_utils.checks.nb04 import matching_hint
+from lecture_utils.checks.core import matching_hint
 from lecture_utils.losses import LOG_2PI
 from lecture_utils.toy import LinearGaussian
 
