@@ -170,3 +170,27 @@ def test_cache_retrains_a_corrupt_or_foreign_file(tmp_path):
     assert torch.load(path, weights_only=True)["fingerprint"] == recipe.fingerprint()
     other = dataclasses.replace(recipe, seed=5)
     assert vt.cache_path(other, tmp_path) != path
+
+
+def test_benchmark_script_reports_validation_and_test_scores():
+    """scripts/bench_vae.py end to end on a tiny recipe: the JSON line carries the validation
+    ELBO (how recipes are compared) and test scores that obey NLL <= -ELBO on average."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_vae.py"
+    tiny = [sys.executable, str(script), "--set", "epochs=1", "--set", "hidden_dims=[16]",
+            "--set", "val_size=100", "--threads", "1"]
+    out = subprocess.run([*tiny, "--k", "20", "--test-digits", "30", "--json"], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["steps"] == 62 and result["test_digits"] == 30 and result["k"] == 20
+    assert 0 < result["test_nll"] <= result["test_neg_elbo"] + 0.5
+    assert result["val_neg_elbo"] > 0 and "validation (100 held-out" in out
+    quick = subprocess.run([*tiny, "--no-test"], capture_output=True, text=True, timeout=300,
+                           check=True).stdout
+    assert "validation" in quick and "test (" not in quick
+    bad = subprocess.run([*tiny, "--set", "nonsense=1"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--set wants key=value" in bad.stderr
