@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
-from lecture_utils.checks.core import ExerciseError, expect_close, expect_shape, passed, run_student
-from lecture_utils.checks.nb04 import matching_hint
+from lecture_utils.checks.core import (ExerciseError, expect_close, expect_shape, matching_hint, passed,
+                                       run_student)
 
 
 def _gen(seed: int) -> torch.Generator:
