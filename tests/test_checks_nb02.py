@@ -28,7 +28,8 @@ L2_WRONG = {
     "l1": (lambda xh, x: (xh - x).abs().flatten(1).sum(dim=1), "L1 loss"),
     "no square": (lambda xh, x: (xh - x).flatten(1).sum(dim=1), "without squaring"),
     "half": (lambda xh, x: 0.5 * l2_right(xh, x), "no factor 1/2"),
-    "only 4-D": (lambda xh, x: ((xh - x) ** 2).sum(dim=(1, 2, 3)), "Dimension out of range|dim"),
+    "only 4-D": (lambda xh, x: ((xh - x) ** 2).sum(dim=(1, 2, 3)),
+                 r"failed on inputs of shape \(3, 7\).*flatten each example"),
     "nan": (lambda xh, x: l2_right(xh, x) * float("nan"), "NaN"),
     "detached": (lambda xh, x: l2_right(xh, x).detach(), "no gradient"),
     "list": (lambda xh, x: l2_right(xh, x).tolist(), "expected a torch.Tensor"),
@@ -47,7 +48,7 @@ def test_per_example_l2_accepts_the_sign_flipped_difference():
 
 @pytest.mark.parametrize("wrong,message", L2_WRONG.values(), ids=L2_WRONG.keys())
 def test_per_example_l2_explains_mistakes(wrong, message):
-    with pytest.raises((ExerciseError, IndexError, RuntimeError), match=message):
+    with pytest.raises(ExerciseError, match=message):
         check_per_example_l2(wrong)
 
 
@@ -121,7 +122,7 @@ NLL_WRONG = {
     "mean over pixels": (lambda xh, x, s: nll_right(xh, x, s) / 9, "9 times too small"),
     "scalar": (lambda xh, x, s: nll_right(xh, x, s).sum(), "one number for the whole batch"),
     "nan": (lambda xh, x, s: nll_right(xh, x, s) * float("nan"), "NaN"),
-    "wrong values": (lambda xh, x, s: nll_right(xh, x, s) + 1.0, r"sigma = 0.3.*\(D/2\) log"),
+    "wrong values": (lambda xh, x, s: nll_right(xh, x, s) + 1.0, r"\(D/2\) log.*sigma = 0.3"),
     "stub": (_stub, "not solved yet"),
 }
 

@@ -47,7 +47,13 @@ def check_per_example_l2(per_example_l2: Callable) -> None:
     cases = [torch.rand(5, 1, 4, 4, generator=_gen(0)), torch.rand(3, 7, generator=_gen(1))]
     for x in cases:
         x_hat = torch.rand(x.shape, generator=_gen(2)).requires_grad_(True)
-        got = run_student(name, per_example_l2, x_hat, x)
+        try:
+            got = run_student(name, per_example_l2, x_hat, x)
+        except (IndexError, RuntimeError) as err:
+            raise ExerciseError(f"{name}: your function failed on inputs of shape {tuple(x.shape)} "
+                                f"({type(err).__name__}: {err}). It must work for any number of "
+                                "dimensions: flatten each example first, "
+                                ".reshape(len(x), -1), then sum over dim 1.") from err
         b, image_shape = len(x), tuple(x.shape[1:])
         expect_shape(name, got, (b,), _shape_hint(got, b, image_shape,
                                                    "summed over that example's pixels"))
@@ -70,7 +76,7 @@ def check_per_example_l2(per_example_l2: Callable) -> None:
         hint = matching_hint(got, variants, "Square the differences (x_hat - x) ** 2, then sum "
                              "over every dimension except the batch dimension 0.")
         expect_close(name, got, expected, rtol=1e-5, atol=1e-6,
-                     hint=f"(images of shape {tuple(x.shape)}) {hint}")
+                     hint=f"{hint} (Inputs of shape {tuple(x.shape)}.)")
         if not got.requires_grad:
             raise ExerciseError(f"{name}: the result carries no gradient (requires_grad is False); "
                                 "do not call .detach(), .item(), .numpy() or torch.no_grad().")
@@ -164,5 +170,5 @@ def check_gaussian_nll(gaussian_nll: Callable) -> None:
         hint = matching_hint(got, variants, "-log N(x; x_hat, sigma^2 I) = ||x - x_hat||^2 / "
                              "(2 sigma^2) + (D/2) log(2 pi sigma^2), D pixels per example.")
         expect_close(name, got, expected, rtol=1e-6, atol=1e-8,
-                     hint=f"(sigma = {sigma}) {hint}")
+                     hint=f"{hint} (Here sigma = {sigma}.)")
     passed(name, "matches torch.distributions.Normal for sigma = 0.3 and 2")
