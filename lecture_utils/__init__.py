@@ -9,6 +9,15 @@ Submodules, one purpose each:
 - ``training``  one plain fit loop that returns a history
 - ``plotting``  image grids, reconstructions, latent scatter, loss curves
 - ``seed``      ``seed_everything`` (seeds and pins torch's thread count)
+- ``checks``    automatic checks of the exercises, one module per notebook
+- ``editions``  the student edition (solutions out) and its restoration
+- ``pca``       PCA by SVD, principal angles, the linear autoencoder (notebook 01)
+- ``blur``      L1 / L2 / cross-entropy, and why the L2 optimum is a blur (notebook 02)
+- ``classify``  label budgets, linear probe vs fine-tuning vs scratch (notebook 03)
+- ``toy``       latent-variable models with exact p(x) and posterior (notebooks 04, 05)
+- ``evaluate``  importance-sampled log-likelihood in nats, bits per dimension (notebook 06)
+- ``vae_training``  notebook 06's VAE recipes, training loop and model cache
+- ``latent``, ``widgets``, ``model_cache``  the latent-space explorer of notebook 07
 """
 from lecture_utils.seed import seed_everything
 
