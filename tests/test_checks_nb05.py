@@ -5,12 +5,17 @@ import pytest
 import torch
 
 from lecture_utils.checks import ExerciseError
-from lecture_utils.checks.nb05 import check_elbo_gap, check_kl_diag_gaussians, check_mc_elbo
+from lecture_utils.checks.nb05 import (
+    check_elbo_gap,
+    check_kl_diag_gaussians,
+    check_log_posterior,
+    check_mc_elbo,
+)
 
 LOG_2PI = math.log(2 * math.pi)
 
 
-# --- Exercise 5.3 -------------------------------------------------------------------------------
+# --- Exercise 5.4 -------------------------------------------------------------------------------
 
 def kl_terms(mu_q, lv_q, mu_p, lv_p):
     return 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p) ** 2) / lv_p.exp() - 1)
@@ -35,7 +40,7 @@ WRONG_KL = {
 def test_kl_accepts_the_answer(capsys):
     check_kl_diag_gaussians(good_kl)
     check_kl_diag_gaussians(lambda *a: good_kl(*a).float())
-    assert capsys.readouterr().out.count("✓ Exercise 5.3 passed") == 2
+    assert capsys.readouterr().out.count("✓ Exercise 5.4 passed") == 2
 
 
 @pytest.mark.parametrize("message", WRONG_KL)
@@ -93,6 +98,38 @@ def test_mc_elbo_explains_mistakes(fn, message):
 
 # --- Exercise 5.2 -------------------------------------------------------------------------------
 
+def good_log_posterior(log_joint, x, z, log_px):
+    return log_joint(x, z) - log_px
+
+
+def likelihood_only(log_joint, x, z, log_px):
+    """log p(x|z) - log p(x): the joint minus the standard normal log-prior of z."""
+    return log_joint(x, z) + 0.5 * (LOG_2PI + z ** 2).sum(-1) - log_px
+
+
+def test_log_posterior_accepts_the_answer(capsys):
+    check_log_posterior(good_log_posterior)
+    check_log_posterior(lambda lj, x, z, lp: (lj(x, z) - lp[None, :]).float())
+    assert capsys.readouterr().out.count("✓ Exercise 5.2 passed") == 2
+
+
+@pytest.mark.parametrize("fn,message", [
+    (lambda lj, x, z, lp: lj(x, z), "You returned log p\\(x, z\\)"),
+    (lambda lj, x, z, lp: lj(x, z) + lp, "not adding it"),
+    (lambda *a: -good_log_posterior(*a), "Wrong sign"),
+    (lambda lj, x, z, lp: lj(x, z) - lp.mean(), "each point's own log p\\(x\\)"),
+    (likelihood_only, "misses the prior"),
+    (lambda *a: good_log_posterior(*a).exp(), "not the density"),
+    (lambda *a: good_log_posterior(*a).mean(0), r"expected shape \(4, 3\), got \(3,\)"),
+    (lambda *a: good_log_posterior(*a) + 0.01, r"Bayes' rule in logs"),
+])
+def test_log_posterior_explains_mistakes(fn, message):
+    with pytest.raises(ExerciseError, match=message):
+        check_log_posterior(fn)
+
+
+# --- Exercise 5.3 -------------------------------------------------------------------------------
+
 def kl_full(m, S, mu, C):
     """KL(N(m, S) || N(mu, C)), batched over m (B, K), S (B, K, K)."""
     C_inv = torch.linalg.inv(C)
@@ -117,7 +154,7 @@ def reversed_gap(q_mean, q_logvar, post_mean, post_cov):
 
 def test_elbo_gap_accepts_the_answer(capsys):
     check_elbo_gap(good_gap)
-    assert "✓ Exercise 5.2 passed" in capsys.readouterr().out
+    assert "✓ Exercise 5.3 passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("fn,message", [
@@ -126,7 +163,7 @@ def test_elbo_gap_accepts_the_answer(capsys):
     (lambda *a: -good_gap(*a), "Wrong sign"),
     (lambda *a: good_gap(*a) + 1.0, "'- K' term"),
     (lambda *a: good_gap(*a).sum(), r"expected shape \(3,\), got \(\)"),
-    (lambda *a: good_gap(*a) * 1.01, "KL\\(N\\(m, S\\) \\|\\| N\\(mu, C\\)\\)"),
+    (lambda *a: good_gap(*a) * 1.01, "KL\\(N\\(m, Sigma_q\\) \\|\\| N\\(mu, C\\)\\)"),
 ])
 def test_elbo_gap_explains_mistakes(fn, message):
     with pytest.raises(ExerciseError, match=message):
@@ -137,6 +174,7 @@ def test_stubs_get_the_friendly_message():
     def stub(*args):
         raise NotImplementedError
 
-    for check, number in [(check_kl_diag_gaussians, "5.3"), (check_mc_elbo, "5.1"), (check_elbo_gap, "5.2")]:
+    for check, number in [(check_kl_diag_gaussians, "5.4"), (check_mc_elbo, "5.1"),
+                          (check_log_posterior, "5.2"), (check_elbo_gap, "5.3")]:
         with pytest.raises(ExerciseError, match=f"Exercise {number}: not solved yet"):
             check(stub)

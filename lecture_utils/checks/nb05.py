@@ -1,8 +1,9 @@
 """Checks for the exercises of 05_mle_and_elbo.
 
-References: ``torch.distributions.kl_divergence`` for the KL between Gaussians, and the exact
-log p(x) and closed-form ELBO of :class:`lecture_utils.toy.LinearGaussian` (no sampling) for the
-Monte Carlo ELBO and for the gap log p(x) - ELBO. Typical mistakes are recognised by their
+References: ``torch.distributions.kl_divergence`` for the KL between Gaussians, the exact
+posterior of :class:`lecture_utils.toy.LinearGaussian` (``MultivariateNormal.log_prob``) for
+Bayes' rule, and its exact log p(x) and closed-form ELBO (no sampling) for the Monte Carlo ELBO
+and for the gap log p(x) - ELBO. Typical mistakes are recognised by their
 closed-form values and named in the hint.
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ def _diag(mu: torch.Tensor, logvar: torch.Tensor) -> Normal:
 
 @torch.no_grad()
 def check_kl_diag_gaussians(kl_diag_gaussians: Callable) -> None:
-    """Exercise 5.3: KL(N(mu_q, diag e^logvar_q) || N(mu_p, diag e^logvar_p)) -> (B,)."""
-    name = "Exercise 5.3"
+    """Exercise 5.4: KL(N(mu_q, diag e^logvar_q) || N(mu_p, diag e^logvar_p)) -> (B,)."""
+    name = "Exercise 5.4"
     g = _gen(0)
     mu_q, lv_q, mu_p, lv_p = (torch.randn(5, 3, generator=g, dtype=f64) for _ in range(4))
     q, p = _diag(mu_q, lv_q), _diag(mu_p, lv_p)
@@ -111,9 +112,38 @@ def check_mc_elbo(mc_elbo: Callable) -> None:
 
 
 @torch.no_grad()
-def check_elbo_gap(elbo_gap: Callable) -> None:
-    """Exercise 5.2: KL(q || p(z|x)) must equal log p(x) - ELBO (exact, no sampling)."""
+def check_log_posterior(log_posterior: Callable) -> None:
+    """Exercise 5.2: log p(z|x) = log p(x, z) - log p(x), against the exact Gaussian posterior."""
     name = "Exercise 5.2"
+    model, x, _, _ = _linear_gaussian_case()
+    z = 2 * torch.randn(4, 3, 2, generator=_gen(5), dtype=f64)                  # (S, B, K)
+    log_px = model.log_marginal(x)                                              # (B,)
+    post_mean, post_cov = model.posterior(x)
+    expected = MultivariateNormal(post_mean, post_cov).log_prob(z)              # (S, B)
+    got = run_student(name, log_posterior, model.log_joint, x, z, log_px)
+    expect_shape(name, got, (4, 3), "One value per code and data point: shape (S, B), like "
+                 "log_joint(x, z); log_px (B,) broadcasts over the samples.")
+    log_joint = model.log_joint(x, z)
+    variants = {
+        "You returned log p(x, z): Bayes' rule divides it by p(x), so subtract log_px.": log_joint,
+        "Dividing by p(x) means subtracting log p(x), not adding it.": log_joint + log_px,
+        "Wrong sign: log p(z|x) = log p(x, z) - log p(x), not the other way round.": -expected,
+        "Subtract each point's own log p(x) (log_px[b] in column b), not their mean.":
+            log_joint - log_px.mean(),
+        "log p(x|z) alone misses the prior: the numerator of Bayes' rule is the joint "
+        "log p(x|z) + log p(z), which log_joint(x, z) gives.": model.log_likelihood(x, z) - log_px,
+        "Return the log-density, not the density: no exp.": expected.exp(),
+    }
+    hint = matching_hint(got, variants, "Bayes' rule in logs: log p(z|x) = log_joint(x, z) - log_px, "
+                         "shape (S, B).")
+    expect_close(name, got, expected, rtol=1e-6, atol=1e-8, hint=hint)
+    passed(name, "log p(x, z) - log p(x) equals the exact log p(z|x) at 12 codes of 3 points")
+
+
+@torch.no_grad()
+def check_elbo_gap(elbo_gap: Callable) -> None:
+    """Exercise 5.3: KL(q || p(z|x)) must equal log p(x) - ELBO (exact, no sampling)."""
+    name = "Exercise 5.3"
     model, x, q_mean, q_logvar = _linear_gaussian_case()
     post_mean, post_cov = model.posterior(x)
     expected = model.log_marginal(x) - model.elbo(x, q_mean, q_logvar)
@@ -130,8 +160,9 @@ def check_elbo_gap(elbo_gap: Callable) -> None:
         "Wrong sign: the gap log p(x) - ELBO is a KL, never negative.": -expected,
         "The '- K' term is missing (K = the latent size).": expected + 0.5 * q_mean.shape[1],
     }
-    hint = matching_hint(got, variants, "KL(N(m, S) || N(mu, C)) = 1/2 [tr(C^-1 S) + (mu - m)^T "
-                         "C^-1 (mu - m) - K + log det C - log det S], with S = diag(exp(q_logvar)).")
+    hint = matching_hint(got, variants, "KL(N(m, Sigma_q) || N(mu, C)) = 1/2 [tr(C^-1 Sigma_q) + "
+                         "(mu - m)^T C^-1 (mu - m) - K + log det C - log det Sigma_q], with "
+                         "Sigma_q = diag(exp(q_logvar)).")
     expect_close(name, got, expected, rtol=1e-6, atol=1e-8, hint=hint)
     exact = run_student(name, elbo_gap, post_mean, post_cov.diagonal().log().expand(3, -1),
                         post_mean, torch.diag(post_cov.diagonal()))
