@@ -1,13 +1,15 @@
 """Scoring a VAE in nats: the importance-sampled log-likelihood (introduced in 06_vae).
 
-The ELBO is a lower bound on log p_theta(x). Drawing K codes z_k ~ q_phi(z|x) and averaging the
-importance weights w_k = p_theta(x, z_k) / q_phi(z_k|x) gives a tighter one,
+The ELBO is a lower bound on log p_theta(x). Drawing S codes z_s ~ q_phi(z|x) (the argument
+``k`` of the functions below) and averaging the importance weights
+w_s = p_theta(x, z_s) / q_phi(z_s|x) gives a tighter one,
 
-    log p(x) >= log (1/K) sum_k w_k   (in expectation; equality as K -> infinity),
+    log p(x) >= log (1/S) sum_s w_s   (in expectation; equality as S -> infinity),
 
 which the VAE literature reports as the test log-likelihood (Burda et al., 2016). The average is
-taken in log space with ``torch.logsumexp``: the weights themselves (about e^-100 for an MNIST
-digit) underflow to zero in float32.
+taken in log space with ``torch.logsumexp``: the weights themselves (about e^-100, 4e-44, for
+an MNIST digit) lie below float32's smallest normal number (1.2e-38), and a little smaller they
+round to zero. (K, in shape comments, is the latent size.)
 
 Any model works that has ``latent_dim``, ``encode(x) -> (mu, logvar)`` of a diagonal Gaussian
 q_phi(z|x), and ``log_likelihood(x, z) -> (B,)`` for log p_theta(x|z), with the prior
@@ -49,9 +51,9 @@ def _diagonal_normal_log_density(z: torch.Tensor, mu: torch.Tensor,
 @torch.no_grad()
 def log_weights(model: nn.Module, x: torch.Tensor, k: int,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Log importance weights log p(x, z_k) - log q(z_k|x) for z_k ~ q(z|x) -> ``(k, B)``.
+    """Log importance weights log p(x, z_s) - log q(z_s|x), ``k`` draws z_s ~ q(z|x) -> ``(k, B)``.
 
-    Their mean over k is a K-sample estimate of the ELBO; their log-mean-exp is the
+    Their mean over the ``k`` draws is an estimate of the ELBO; their log-mean-exp is the
     importance-sampled estimate of log p(x) (see :func:`log_likelihood`). No chunking: the
     decoder sees ``k * B`` codes at once.
     """
@@ -76,11 +78,11 @@ def log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: int | 
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Importance-sampled estimate of log p_theta(x) in nats -> ``(B,)``.
 
-        log p(x) ~ logsumexp_k [log p(x, z_k) - log q(z_k|x)] - log k,   z_k ~ q_phi(z|x).
+        log p(x) ~ logsumexp_s [log p(x, z_s) - log q(z_s|x)] - log k,   z_s ~ q_phi(z|x),
 
-    ``k = 1`` is a one-sample ELBO; the estimate rises with ``k`` towards log p(x) (its
-    expectation never exceeds it). The test negative log-likelihood (NLL) of a model is
-    ``-log_likelihood(model, x_test, k=1000).mean()``.
+    with s = 1..k. ``k = 1`` is a one-sample estimate of the ELBO; the estimate rises with ``k``
+    towards log p(x) (its expectation never exceeds it). The test negative log-likelihood (NLL)
+    of a model is ``-log_likelihood(model, x_test, k=1000).mean()``.
 
     Args:
         model: a :class:`~lecture_utils.models.VAE` or any model with the same methods.
@@ -103,7 +105,8 @@ def log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: int | 
 
 
 def bits_per_dim(nll_nats: float | torch.Tensor, dims: int = 784) -> float | torch.Tensor:
-    """Convert a negative log-likelihood in nats per image to bits per pixel: nll / (D ln 2)."""
+    """Convert a negative log-likelihood in nats per image to bits per dimension (per pixel
+    for MNIST): nll / (D ln 2)."""
     check_positive_int("dims", dims)
     if isinstance(nll_nats, torch.Tensor):
         check_tensor("nll_nats", nll_nats)

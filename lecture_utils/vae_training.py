@@ -3,8 +3,10 @@
 Everything that decides the result is one frozen :class:`Recipe`: the network, the optimiser's
 learning-rate schedule, the KL warm-up, how digits are binarised, the validation slice used for
 early stopping, and the seed. :func:`train_vae` turns a recipe into a trained model and its
-history; :func:`train_vae_cached` does the same but stores the weights on disk, so that
-notebook 07 (and a second run of notebook 06) can load them instead of training again.
+history; :func:`train_vae_cached` does the same but stores the weights on disk, so that a
+second run of notebook 06 loads them instead of training again. (Notebook 07 trains its own
+small models, a few seconds each, with :mod:`lecture_utils.model_cache`, in the same cache
+folder.)
 
 The choices, each explained in notebook 06:
 
@@ -12,9 +14,9 @@ The choices, each explained in notebook 06:
   into a fresh black-and-white image (pixel = 1 with probability = grey level), so 8,000
   digits give many different binary images; validation and test digits keep their one fixed
   binarisation, so that their log-likelihoods are comparable;
-- **KL warm-up**: the loss is ``-(recon - w * KL)`` with ``w`` rising linearly from 0 to 1
-  over the first epochs, so that the encoder learns to use its codes before the KL term pulls
-  them towards the prior;
+- **KL warm-up**: the loss is ``-(recon - w * KL)`` with ``w`` rising linearly over the first
+  ``n + 1`` epochs (``1/(n+1), 2/(n+1), ..., 1`` for ``kl_warmup_epochs = n``), so that the
+  encoder learns to use its codes before the KL term pulls them towards the prior;
 - **a learning-rate schedule**: a short linear warm-up to the peak rate, then a cosine decay;
 - **early stopping without stopping**: after each epoch the negative ELBO on a validation
   slice of the *training* digits is measured, and the weights of the best epoch are kept.
@@ -55,8 +57,9 @@ class Recipe:
         lr: the peak learning rate of Adam.
         schedule: ``"constant"`` or ``"cosine"`` (linear warm-up over ``lr_warmup_epochs``,
             then a cosine decay to ``lr * final_lr_fraction``); set once per epoch.
-        kl_warmup_epochs: the KL weight rises linearly from ``1 / (n + 1)`` to 1 over the
-            first ``n`` epochs (0: no warm-up).
+        kl_warmup_epochs: ``n``, the epochs whose KL weight is below 1: the weight rises
+            linearly ``1/(n+1), 2/(n+1), ..., (n+1)/(n+1) = 1`` over the first ``n + 1``
+            epochs (0: no warm-up).
         beta: the KL weight after the warm-up (1 gives the ELBO; notebook 06's look ahead).
         binarize: ``"dynamic"`` (fresh binary images every epoch), ``"fixed"`` (the package's
             one binarised copy) or ``"grey"`` (grey levels, for a Gaussian decoder).
@@ -121,7 +124,7 @@ class Recipe:
 
 #: notebook 06's 20-D VAE (the benchmark's default)
 NOTEBOOK_RECIPE = Recipe(name="vae20")
-#: notebook 06's 2-D VAE, the one to look at (notebook 07 reuses it)
+#: notebook 06's 2-D VAE, the one to look at (notebook 07 trains its own with model_cache)
 NOTEBOOK_RECIPE_2D = Recipe(name="vae2", latent_dim=2, hidden_dims=(256,), epochs=10,
                             kl_warmup_epochs=0, val_size=0)
 #: the well-known tutorial VAE (pytorch/examples vae): 784-400-20, ReLU, Adam 1e-3, batch 128,
@@ -306,9 +309,9 @@ def train_vae_cached(recipe: Recipe, cache_dir: str | os.PathLike | None = None,
     """Like :func:`train_vae`, but load the model and history from the cache when a file with
     the same recipe fingerprint is there, and save them after training otherwise.
 
-    Notebook 06 trains and saves its models; notebook 07 loads them (or trains them itself on a
-    fresh machine). Delete the folder to retrain. A file that cannot be read is retrained and
-    overwritten.
+    Notebook 06 trains and saves its models, and loads them when run again; notebook 07 trains
+    its own small models (``lecture_utils.model_cache``). Delete the folder to retrain. A file
+    that cannot be read is retrained and overwritten.
     """
     path = cache_path(recipe, cache_dir)
     loaded = _load_cached(path, recipe)

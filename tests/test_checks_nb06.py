@@ -87,12 +87,12 @@ def test_log_mean_exp_accepts_stable_answers(capsys):
 @pytest.mark.parametrize("wrong,message", [
     (lambda lw: torch.log(torch.exp(lw).mean(0)), "underflows"),
     (lambda lw: lw.mean(0), "mean of the log weights"),
-    (lambda lw: torch.logsumexp(lw, 0), "subtract log K"),
+    (lambda lw: torch.logsumexp(lw, 0), "subtract log S"),
     (lambda lw: lw.max(0).values, "maximum alone"),
     (lambda lw: torch.logsumexp(lw, 1) - math.log(lw.shape[1]), "expected shape \\(4,\\)"),
     (lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[1]), "values differ"),
     (stub, "not solved yet"),
-], ids=["naive", "mean of logs", "no log K", "max", "wrong dim", "log B", "stub"])
+], ids=["naive", "mean of logs", "no log S", "max", "wrong dim", "log B", "stub"])
 def test_log_mean_exp_explains_mistakes(wrong, message):
     with pytest.raises(ExerciseError, match=message):
         check_log_mean_exp(wrong)

@@ -115,28 +115,29 @@ def check_negative_elbo(negative_elbo: Callable[..., torch.Tensor]) -> None:
 
 # --------------------------------------------------------------------------- Exercise 6.3
 def check_log_mean_exp(log_mean_exp: Callable[[torch.Tensor], torch.Tensor]) -> None:
-    """Exercise 6.3: ``log_mean_exp(log_w)`` for log weights ``(K, B)`` -> ``(B,)``:
-    log (1/K) sum_k exp(log_w[k]), stable for weights around e^-1000."""
+    """Exercise 6.3: ``log_mean_exp(log_w)`` for log weights ``(S, B)`` (S importance samples
+    for each of B images) -> ``(B,)``: log (1/S) sum_s exp(log_w[s]), stable for weights around
+    e^-1000."""
     name = "Exercise 6.3"
     g = torch.Generator().manual_seed(63)
-    k, b = 50, 4
-    spread = 3.0 * torch.randn(k, b, generator=g, dtype=torch.float64)
+    s, b = 50, 4
+    spread = 3.0 * torch.randn(s, b, generator=g, dtype=torch.float64)
     # small values: float64 exponentials are exact enough to be the reference
     small = spread.float()
     expected_small = torch.log(torch.exp(spread).mean(0)).float()
     got = expect_shape(name, run_student(name, log_mean_exp, small.clone()), (b,),
-                       "Average over the K samples (dim 0): one estimate per image.")
+                       "Average over the S samples (dim 0): one estimate per image.")
     candidates = [
-        (small.mean(0), "that is the mean of the log weights (a K-sample ELBO); take the log of "
-         "the mean of the weights instead: logsumexp(log_w, 0) - log K."),
-        (torch.logsumexp(small, 0), "the average needs the 1/K: subtract log K."),
-        (small.max(0).values, "the maximum alone is not the average; use logsumexp(log_w, 0) - log K."),
+        (small.mean(0), "that is the mean of the log weights (an S-sample ELBO); take the log of "
+         "the mean of the weights instead: logsumexp(log_w, 0) - log S."),
+        (torch.logsumexp(small, 0), "the average needs the 1/S: subtract log S."),
+        (small.max(0).values, "the maximum alone is not the average; use logsumexp(log_w, 0) - log S."),
     ]
     for wrong, hint in candidates:
         if _close(got, wrong):
             raise ExerciseError(f"{name}: {hint}")
     expect_close(name, got, expected_small, rtol=1e-5, atol=1e-4,
-                 hint="Expected log((1/K) * sum_k exp(log_w[k])) for each column.")
+                 hint="Expected log((1/S) * sum_s exp(log_w[s])) for each column.")
     shift = -1000.0   # an MNIST digit's log p(x, z) is about -100 nats; here far lower
     big = (spread + shift).float()
     expected_big = (torch.log(torch.exp(spread).mean(0)) + shift).float()
@@ -144,7 +145,8 @@ def check_log_mean_exp(log_mean_exp: Callable[[torch.Tensor], torch.Tensor]) -> 
     if isinstance(got_big, torch.Tensor) and not torch.isfinite(got_big).all():
         raise ExerciseError(f"{name}: with log weights near -1000, exp underflows to 0 and the "
                             "log gives -inf: subtract the maximum before exponentiating, or use "
-                            "torch.logsumexp(log_w, dim=0) - math.log(K).")
+                            "torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0]) (that is, "
+                            "log S for S samples).")
     expect_close(name, got_big, expected_big, rtol=1e-5, atol=1e-3,
                  hint="Shift by the maximum: m + log(mean(exp(log_w - m))).")
-    passed(name, f"stable for log weights near {shift:.0f}; log K = {math.log(k):.3f} subtracted")
+    passed(name, f"stable for log weights near {shift:.0f}; log S = {math.log(s):.3f} subtracted")
