@@ -3,8 +3,9 @@ import torch
 from torch import nn
 
 from lecture_utils.classify import (METHODS, BudgetComparison, accuracy, balanced_subset,
-                                    compare_label_budgets, make_classifier,
-                                    plot_budget_comparison, reinitialised, train_classifier)
+                                    compare_label_budgets, fit_logistic_regression,
+                                    make_classifier, plot_budget_comparison, reinitialised,
+                                    train_classifier)
 from lecture_utils.models import Autoencoder, EncoderClassifier
 
 
@@ -179,3 +180,67 @@ def test_budget_comparison_std_and_plot():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "all (~10)"]
     with pytest.raises(TypeError, match="BudgetComparison"):
         plot_budget_comparison(acc)
+
+
+def newton_logistic_regression(x, y, n_classes, weight_decay, steps=30):
+    """Independent reference: Newton's method in float64 with the exact Hessian from autograd."""
+    x = x.double()
+    k = x.shape[1]
+
+    def objective(theta):
+        w, b = theta[:n_classes * k].reshape(n_classes, k), theta[n_classes * k:]
+        return (torch.nn.functional.cross_entropy(x @ w.T + b, y)
+                + 0.5 * weight_decay * (w ** 2).sum())
+
+    theta = torch.zeros(n_classes * (k + 1), dtype=torch.float64)
+    for _ in range(steps):
+        grad = torch.autograd.functional.jacobian(objective, theta)
+        hess = torch.autograd.functional.hessian(objective, theta)
+        # the softmax is invariant to a shift of all logits: the Hessian is singular along
+        # the bias direction (1, ..., 1); the pseudo-inverse takes the minimum-norm step
+        theta = theta - torch.linalg.pinv(hess) @ grad
+    return theta[:n_classes * k].reshape(n_classes, k), theta[n_classes * k:], objective(theta)
+
+
+def overlapping_data(n=300, k=3, classes=3, seed=0):
+    """Gaussian blobs that overlap (not separable), with an offset far from the origin."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, classes, (n,), generator=g)
+    centres = torch.randn(classes, k, generator=g)
+    return 5.0 + centres[y] + torch.randn(n, k, generator=g), y
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+def test_fit_logistic_regression_matches_newtons_method(weight_decay):
+    x, y = overlapping_data()
+    state = torch.get_rng_state()
+    fit = fit_logistic_regression(x, y, weight_decay=weight_decay, tolerance=1e-4)
+    assert torch.equal(state, torch.get_rng_state())          # global random state untouched
+    w_ref, b_ref, loss_ref = newton_logistic_regression(x, y, 3, weight_decay)
+    assert fit.converged and fit.grad_max <= 1e-4 and fit.iterations > 0
+    assert fit.loss == pytest.approx(float(loss_ref), abs=1e-6)
+    # logits are unique up to a common shift per example: compare centred logits
+    logits = fit.head(x).double()
+    logits_ref = x.double() @ w_ref.T + b_ref
+    torch.testing.assert_close(logits - logits.mean(1, keepdim=True),
+                               logits_ref - logits_ref.mean(1, keepdim=True),
+                               atol=2e-3, rtol=0)
+    if weight_decay:     # the penalty makes W unique
+        torch.testing.assert_close(fit.head.weight.double(), w_ref, atol=2e-3, rtol=0)
+
+
+def test_fit_logistic_regression_reports_an_unfinished_fit_and_checks_input():
+    x, y = overlapping_data()
+    short = fit_logistic_regression(x, y, max_iter=2)
+    assert short.iterations <= 2 and not short.converged and short.grad_max > 1e-4
+    fit = fit_logistic_regression(x, y, n_classes=5)        # two classes never seen
+    assert fit.head.weight.shape == (5, 3) and fit.head(x).argmax(1).max() < 3
+    assert accuracy(fit.head, x, y) > 0.5
+    with pytest.raises(ValueError, match="dimensions"):
+        fit_logistic_regression(x.reshape(300, 1, 3), y)
+    with pytest.raises(ValueError, match="weight_decay"):
+        fit_logistic_regression(x, y, weight_decay=-1.0)
+    with pytest.raises(ValueError, match="tolerance"):
+        fit_logistic_regression(x, y, tolerance=0.0)
+    with pytest.raises(TypeError, match="int64"):
+        fit_logistic_regression(x, y.float())
