@@ -151,3 +151,40 @@ def test_input_errors_are_clear():
         log_likelihood(nn.Linear(5, 2), x, 2)
     with pytest.raises(ValueError, match="no images"):
         log_likelihood(model, x[:0], 2)
+
+
+class MeanFieldEncoder(nn.Module):
+    """Notebook 05's linear-Gaussian model (lecture_utils.toy) with a diagonal q(z|x): the exact
+    posterior's mean and the diagonal of its covariance. The posterior is correlated, so q is not
+    exact and the ELBO stays strictly below log p(x)."""
+
+    def __init__(self, toy):
+        super().__init__()
+        self.toy = toy
+        self.latent_dim = toy.latent_dim
+
+    def encode(self, x):
+        mean, cov = self.toy.posterior(x)
+        return mean, torch.diagonal(cov, dim1=-2, dim2=-1).log().expand_as(mean)
+
+    def log_likelihood(self, x, z):
+        return self.toy.log_likelihood(x, z)
+
+
+def test_on_notebook_05s_linear_gaussian_model_the_estimate_climbs_from_its_elbo_to_log_px():
+    from lecture_utils.toy import LinearGaussian as ToyLinearGaussian
+
+    toy = ToyLinearGaussian.random(6, 3, sigma=0.4, generator=gen(5)).double()
+    model = MeanFieldEncoder(toy)
+    x, _ = toy.sample(300, gen(6))
+    with torch.no_grad():
+        exact = toy.log_marginal(x).mean().item()
+        mu, logvar = model.encode(x)
+        elbo = toy.elbo(x, mu, logvar).mean().item()
+    assert elbo < exact - 0.05, "the mean-field q must leave a gap"
+    # the average log weight is a Monte Carlo ELBO (here of 300 x 400 draws)
+    assert log_weights(model, x, 400, generator=gen(7)).mean().item() == pytest.approx(elbo, abs=0.05)
+    means = [log_likelihood(model, x, k, generator=gen(k)).mean().item() for k in (1, 4, 16, 64)]
+    assert all(a < b for a, b in zip(means, means[1:])), means
+    big = log_likelihood(model, x, 4000, generator=gen(8)).mean().item()
+    assert big == pytest.approx(exact, abs=0.01)
