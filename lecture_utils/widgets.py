@@ -7,7 +7,8 @@ Three explorers built on ipywidgets; each redraws in place (new PNG bytes in one
 - :class:`InterpolationExplorer`: two test digits, the path between their codes (straight or
   spherical) decoded by several models side by side (the autoencoder's holes show);
 - :class:`ManifoldExplorer`: the decoded 2-D latent grid, and the encoded test digits as a
-  scatter coloured by label; choosing a digit (or a point) shows the image and its decoding.
+  scatter coloured by label; choosing a digit (click a point of the scatter, or use the slider)
+  shows the image and its decoding, and a probe shows what any point of the plane decodes to.
 
 Each has ``figure()``, a static matplotlib figure of its current state, and a plain function
 for the same picture (:func:`plot_traversal`, :func:`plot_interpolation`, :func:`plot_manifold`).
@@ -25,6 +26,7 @@ from types import MappingProxyType
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
+from ipyevents import Event
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -342,9 +344,15 @@ def plot_manifold(model: nn.Module, n: int = 15, images: torch.Tensor | None = N
 class ManifoldExplorer(_Explorer):
     """The decoded latent grid beside the scatter of encoded digits (2-D models only).
 
-    Choose a digit with the ``digit #`` slider: it is ringed on the scatter, and its image and
-    its decoding are shown. The ``z1``/``z2`` sliders move a probe (a cross) over the plane and
-    show what the decoder makes of that point, including the empty regions.
+    Choose a digit by clicking its point on the scatter, or with the ``digit #`` slider (the
+    keyboard's way; a click moves the slider too): it is ringed on the scatter, and its image
+    and its decoding are shown. The ``z1``/``z2`` sliders move a probe (a cross) over the plane
+    and show what the decoder makes of that point, including the empty regions.
+
+    A click at pixel ``(x, y)`` of the scatter picture (``x`` to the right, ``y`` down, as the
+    browser reports it) is mapped back to the plane with the data transform of the axes that
+    drew the scatter (:meth:`pixel_to_latent`), and the digit drawn nearest to it is chosen
+    (:meth:`nearest_digit`); clicks outside the axes are ignored.
     """
 
     def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -375,7 +383,14 @@ class ManifoldExplorer(_Explorer):
         canvas.draw()
         self._background = np.asarray(canvas.buffer_rgba())[..., :3].copy()   # (H, W, 3)
         self._to_pixels = ax.transData.transform
+        self._to_latent = ax.transData.inverted().transform
         self._axes_box = ax.bbox.extents
+        self._height = self._background.shape[0]
+        self._points = self._to_pixels(self.codes.double().numpy())   # (N, 2), display pixels
+        # Clicks on the scatter arrive from the browser as DOM events (ipyevents); without a
+        # browser (nbconvert, nbval) nothing is sent and the slider alone chooses.
+        self.clicks = Event(source=self.scatter, watched_events=["click"])
+        self.clicks.on_dom_event(self.on_click)
         for control in (self.index, self.z1, self.z2):
             control.observe(lambda _change: self.render(), names="value")
         panel = widgets.VBox([self.index, widgets.HBox([self.chosen]), self.z1, self.z2,
@@ -396,7 +411,37 @@ class ManifoldExplorer(_Explorer):
         self.chosen.value = png_bytes(image_grid(pair, nrow=2, pad=2), self.scale)
         self.probe.value = png_bytes(_decode(self.model, probe)[0], self.scale)
         self.caption.value = (f"digit #{i}: label {int(self.labels[i])}, z = ({z[0]:.2f}, {z[1]:.2f})"
-                              f" &nbsp; (left: image, right: decoding)")
+                              f" &nbsp; (left: image, right: decoding; click a point of the scatter to choose it)")
+
+    def pixel_to_latent(self, x: float, y: float) -> torch.Tensor | None:
+        """The latent point ``(z1, z2)`` under pixel ``(x, y)`` of the scatter picture (``y``
+        counted downwards from the top), or ``None`` when the pixel is outside the axes."""
+        display = np.array([[float(x), self._height - float(y)]])    # display y grows upwards
+        x0, y0, x1, y1 = self._axes_box
+        if not (x0 <= display[0, 0] <= x1 and y0 <= display[0, 1] <= y1):
+            return None
+        return torch.from_numpy(self._to_latent(display)[0]).float()
+
+    def nearest_digit(self, x: float, y: float) -> int | None:
+        """Index of the digit drawn nearest to pixel ``(x, y)`` of the scatter picture (nearest
+        as seen, in pixels; the first one on a tie), or ``None`` outside the axes."""
+        if self.pixel_to_latent(x, y) is None:
+            return None
+        d2 = ((self._points - [float(x), self._height - float(y)]) ** 2).sum(axis=1)
+        return int(np.argmin(d2))
+
+    def on_click(self, event: Mapping) -> None:
+        """Handle a click event from the browser: choose the digit nearest to it (by setting
+        the slider, which redraws). Uses the picture's own pixel (``dataX``/``dataY``, which
+        ipyevents corrects for a resized image), else ``offsetX``/``offsetY``."""
+        if event.get("type", "click") != "click":
+            return
+        x, y = event.get("dataX", event.get("offsetX")), event.get("dataY", event.get("offsetY"))
+        if x is None or y is None:
+            return
+        i = self.nearest_digit(x, y)
+        if i is not None:
+            self.index.value = i
 
     def _stamp(self, picture: np.ndarray, point: torch.Tensor, ring: bool, size: int = 6) -> None:
         """Draw a red ring or a black cross of radius ``size`` pixels around a latent point."""

@@ -6,7 +6,8 @@ ready on the kernel side (the observer has decoded, encoded the PNG and set ``Im
 
 Prints the median and the 90th percentile in milliseconds for the latent sliders (2-D and
 8-D VAE), the interpolation view (autoencoder and VAE side by side, choosing a new digit or
-path) and the manifold view; exits 1 when a slider or interpolation median exceeds the
+path) and the manifold view (a probe slider, and a click on the scatter choosing the digit
+under it); exits 1 when a slider or interpolation median exceeds the
 target (20 ms).
 """
 from __future__ import annotations
@@ -67,6 +68,11 @@ def measure(models: dict[str, torch.nn.Module], images: torch.Tensor, labels: to
     probe = slider_values(max(20, moves // 4))
     results["manifold: probe"] = time_moves(lambda i: setattr(manifold.z1, "value", probe[i]),
                                             len(probe))
+    # a click where a random digit is drawn, as the browser reports it (y counted downwards)
+    height = manifold._background.shape[0]
+    clicks = [{"type": "click", "dataX": round(float(manifold._points[j, 0])),
+               "dataY": round(height - float(manifold._points[j, 1]))} for j in picks]
+    results["manifold: click"] = time_moves(lambda i: manifold.on_click(clicks[i]), moves)
     return results
 
 

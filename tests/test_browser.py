@@ -4,7 +4,11 @@ Each test copies the notebook to a temporary folder, starts a server on 127.0.0.
 token, and opens the page with playwright in Debian's ``chromium`` (``executable_path``; never
 ``playwright install``). In JupyterLab every cell is run; in voila the app runs itself. Then a
 slider is focused and moved with the keyboard, and the test asserts that the decoded image
-changes (its bytes, not just its URL) and that no error output appears. A screenshot goes to
+changes (its bytes, not just its URL) and that no error output appears. Then a point of the
+2-D manifold's scatter is clicked (the first digit's point, found by its red ring, after the
+keyboard has chosen the next digit): the digit drawn there must be chosen (its ring lands on
+the clicked pixel, the caption and the slider follow), its image must change, and no error
+output may appear. Screenshots go to
 ``build/browser/``. Both servers share one temporary model cache, so the models are trained once.
 
 Without chromium or playwright these tests skip with the reason, unless
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -38,6 +43,8 @@ RUN_ALL_S = 360
 
 # The image of the first explorer (the 2-D VAE's sliders) and its first slider's handle.
 SLIDERS_BOX = ".widget-hbox:has(> .widget-vbox .widget-slider):has(> .widget-image)"
+# The manifold explorer: grid, scatter, then the panel (digit slider, chosen pair, probe, caption).
+MANIFOLD_BOX = ".widget-hbox:has(> img.widget-image + img.widget-image + .widget-vbox)"
 ERROR_OUTPUTS = ('[data-mime-type="application/vnd.jupyter.stderr"]',
                  '[data-mime-type="application/vnd.jupyter.error"]', ".jp-RenderedText.error")
 
@@ -159,7 +166,8 @@ def error_texts(page) -> list[str]:
     found = []
     for selector in ERROR_OUTPUTS:
         found += page.locator(selector).all_inner_texts()
-    for marker in ("Error displaying widget", "Traceback (most recent call last)"):
+    for marker in ("Error displaying widget", "Click to show javascript error",
+                   "Traceback (most recent call last)"):
         if page.get_by_text(marker).count():
             found.append(marker)
     return found
@@ -188,6 +196,85 @@ def move_slider_with_keyboard(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"07_latent_explorer_{name}.png"), full_page=False)
 
 
+def img_bytes(img) -> bytes:
+    """The bytes behind an ``<img>`` of the page."""
+    import base64
+
+    return base64.b64decode(img.evaluate(
+        """async img => {
+            const buf = await (await fetch(img.src)).arrayBuffer();
+            return btoa(String.fromCharCode(...new Uint8Array(buf)));
+        }"""))
+
+
+def ring_centre(png: bytes) -> tuple[float, float]:
+    """(x, y) of the red ring's centre, in the picture's own pixels (y downwards)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    red = np.argwhere((rgb[..., 0] > 200) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60))
+    assert len(red) > 10, "no red ring on the scatter"
+    row, col = red.mean(0)
+    return float(col), float(row)
+
+
+def wait_until_changes(read, before, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while read() == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def click_a_point_of_the_scatter(page, name: str) -> None:
+    """Choose the next digit with the keyboard, then click the first digit's point (where its
+    ring was): the digit drawn there is chosen (the first one, or one drawn on the same pixel),
+    in the ring, the caption, the slider and the image."""
+    box = page.locator(MANIFOLD_BOX).first
+    box.scroll_into_view_if_needed()
+    scatter = box.locator("> img.widget-image").nth(1)
+    panel = box.locator("> .widget-vbox").first
+    chosen = panel.locator("img.widget-image").first
+    handle = panel.locator(".noUi-handle").first
+    caption = panel.locator(".widget-html-content").last
+    first = int(float(handle.get_attribute("aria-valuenow")))
+    x, y = ring_centre(img_bytes(scatter))
+    image_first, text_first = img_bytes(chosen), caption.inner_text()
+    assert f"digit #{first}:" in text_first, f"{name}: caption {text_first!r}, slider at {first}"
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    wait_until_changes(lambda: img_bytes(chosen), image_first)
+    wait_until_changes(caption.inner_text, text_first)
+    image_next, text_next = img_bytes(chosen), caption.inner_text()
+    assert image_next != image_first, f"{name}: the keyboard did not choose another digit"
+    wait_until_changes(lambda: ring_centre(img_bytes(scatter)), (x, y))
+    nx, ny = ring_centre(img_bytes(scatter))
+    assert (nx - x) ** 2 + (ny - y) ** 2 > 4 ** 2, f"{name}: the next digit is drawn on the first"
+    # click the first digit's pixel; the page may show the picture resized, so scale
+    natural = scatter.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    shown = scatter.bounding_box()
+    scatter.click(position={"x": (round(x) + 0.5) * shown["width"] / natural[0],
+                            "y": (round(y) + 0.5) * shown["height"] / natural[1]})
+    wait_until_changes(lambda: img_bytes(chosen), image_next)
+    assert img_bytes(chosen) != image_next, f"{name}: clicking a point did not change the image"
+    # the digit drawn nearest the click is chosen: the first, or one drawn on the same pixel
+    wait_until_changes(caption.inner_text, text_next)
+    text = caption.inner_text()
+    chosen_index = int(re.match(r"digit #(\d+):", text).group(1))
+    cx, cy = ring_centre(img_bytes(scatter))
+    assert abs(cx - x) <= 1.5 and abs(cy - y) <= 1.5, (
+        f"{name}: clicked the pixel ({x:.1f}, {y:.1f}) of digit #{first}, chose #{chosen_index}, "
+        f"drawn at ({cx:.1f}, {cy:.1f})")
+    page.wait_for_function("([el, v]) => parseFloat(el.getAttribute('aria-valuenow')) === v",
+                           arg=[handle.element_handle(), chosen_index], timeout=10_000)
+    if chosen_index == first:
+        assert text == text_first and img_bytes(chosen) == image_first, (
+            f"{name}: the first digit's caption or image did not come back")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"07_latent_explorer_{name}_click.png"), full_page=False)
+
+
 @contextlib.contextmanager
 def served_page(chromium_path: str, server: Server, ready: str | None = None):
     """Wait for ``server`` (see :meth:`Server.wait`), open a headless Chromium page, and stop
@@ -207,15 +294,18 @@ def served_page(chromium_path: str, server: Server, ready: str | None = None):
         server.stop()
 
 
-def no_errors_then_move_a_slider(page, name: str, server: Server) -> None:
+def no_errors_then_slider_and_click(page, name: str, server: Server) -> None:
     errors = error_texts(page)
     assert not errors, f"{name}: error output after running every cell: {errors}\n{server.tail()}"
     move_slider_with_keyboard(page, name)
     errors = error_texts(page)
     assert not errors, f"{name}: error output after moving the slider: {errors}"
+    click_a_point_of_the_scatter(page, name)
+    errors = error_texts(page)
+    assert not errors, f"{name}: error output after clicking the scatter: {errors}"
 
 
-def test_jupyterlab_runs_the_notebook_and_the_slider_redraws(chromium, model_cache, tmp_path):
+def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_cache, tmp_path):
     work = copy_notebook(tmp_path)
     port, token = free_port(), secrets.token_hex(16)
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
@@ -244,10 +334,10 @@ def test_jupyterlab_runs_the_notebook_and_the_slider_redraws(chromium, model_cac
                     && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
             }""", arg=n_code, timeout=RUN_ALL_S * 1000, polling=500)
         page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=30_000)
-        no_errors_then_move_a_slider(page, "jupyterlab", server)
+        no_errors_then_slider_and_click(page, "jupyterlab", server)
 
 
-def test_voila_app_runs_and_the_slider_redraws(chromium, model_cache, tmp_path):
+def test_voila_app_runs_slider_and_click_redraw(chromium, model_cache, tmp_path):
     work = copy_notebook(tmp_path)
     port, token = free_port(), secrets.token_hex(16)
     args = [sys.executable, "-m", "voila", str(work / NOTEBOOK.name), "--no-browser",
@@ -261,4 +351,4 @@ def test_voila_app_runs_and_the_slider_redraws(chromium, model_cache, tmp_path):
         page.get_by_text("Glossary").first.wait_for(timeout=RUN_ALL_S * 1000)
         page.wait_for_load_state("networkidle", timeout=60_000)
         assert page.locator(".widget-image").count() >= 4, "the explorers' images are missing"
-        no_errors_then_move_a_slider(page, "voila", server)
+        no_errors_then_slider_and_click(page, "voila", server)

@@ -177,6 +177,83 @@ def test_manifold_explorer_chooses_digits_and_probes(models, digits):
     assert repr(view) == "ManifoldExplorer(VAE, 12 digits, 4x4 grid, digit #3)"
 
 
+def ring_centre(view):
+    """(column, row) of the red ring's centre in the scatter picture, read from its pixels."""
+    rgb = pixels(view.scatter.value).astype(int)
+    red = np.argwhere((rgb[..., 0] > 200) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60))
+    row, col = red.mean(0)
+    return round(col), round(row)
+
+
+def test_manifold_click_maps_pixels_to_the_plane(models, digits):
+    images, labels = digits
+    model = models["vae"]
+    view = ManifoldExplorer(model, images, labels, n=4)
+    mu = model.encode(images)[0].detach()
+    height = pixels(view.scatter.value).shape[0]
+    # the pixel where a code is drawn maps back to that code
+    for z in mu[:4]:
+        x, y = view._to_pixels(z.double().numpy()[None])[0]
+        torch.testing.assert_close(view.pixel_to_latent(x, height - y), z, rtol=0, atol=1e-5)
+    # one pixel to the right is one pixel's worth of z1 further, z2 unchanged
+    x, y = view._to_pixels(mu[0].double().numpy()[None])[0]
+    step = view.pixel_to_latent(x + 1, height - y) - view.pixel_to_latent(x, height - y)
+    assert step[0] > 0 and abs(step[1]) < 1e-6
+    # the picture's corners, the colour bar and points off the picture are outside the axes
+    for x, y in [(0, 0), (287, 239), (0, 239), (275, 120), (-5, 10), (10_000, 10_000)]:
+        assert view.pixel_to_latent(x, y) is None and view.nearest_digit(x, y) is None
+
+
+def test_manifold_click_on_a_point_chooses_that_digit(models, digits):
+    images, labels = digits
+    model = models["vae"]
+    view = ManifoldExplorer(model, images, labels, n=4)
+    mu = model.encode(images)[0].detach()
+    drawn = view._to_pixels(mu.double().numpy())
+    gaps = np.hypot(*(drawn[:, None] - drawn[None]).transpose(2, 0, 1)) + np.eye(len(mu)) * 1e9
+    isolated = [i for i in range(len(mu)) if gaps[i].min() > 3.0]
+    assert len(isolated) >= 6
+    for i in isolated:
+        view.index.value = i                     # ring the digit, read where it is drawn
+        x, y = ring_centre(view)
+        view.index.value = (i + 1) % len(mu)
+        assert view.nearest_digit(x, y) == i
+        chosen, scatter = view.chosen.value, view.scatter.value
+        view.on_click({"type": "click", "dataX": x, "dataY": y, "offsetX": -1, "offsetY": -1})
+        assert view.index.value == i, "the slider follows the click"
+        assert view.chosen.value != chosen and view.scatter.value != scatter
+        np.testing.assert_array_equal(pixels(view.chosen.value)[:, 4 * 30:],
+                                      expected_png(model.decode(mu[i:i + 1])[0], 4))
+        np.testing.assert_array_equal(pixels(view.chosen.value)[:, :4 * 28],
+                                      expected_png(images[i], 4))
+        assert f"digit #{i}:" in view.caption.value
+    # without dataX/dataY the offset is used; the event widget passes clicks to the handler
+    i, j = isolated[:2]
+    view.index.value = i
+    x, y = ring_centre(view)
+    view.index.value = j
+    view.on_click({"type": "click", "offsetX": x, "offsetY": y})
+    assert view.index.value == i
+    assert view.clicks.source is view.scatter and view.clicks.watched_events == ["click"]
+    view.index.value = j
+    view.clicks._handle_mouse_msg(None, {"event": "click", "type": "click", "dataX": x, "dataY": y}, None)
+    assert view.index.value == i
+
+
+def test_manifold_click_outside_the_axes_changes_nothing(models, digits):
+    images, labels = digits
+    view = ManifoldExplorer(models["vae"], images, labels, n=4, index=5)
+    before = (view.scatter.value, view.chosen.value, view.probe.value, view.caption.value)
+    for event in [{"type": "click", "dataX": 0, "dataY": 0},
+                  {"type": "click", "dataX": 275, "dataY": 120},       # the colour bar
+                  {"type": "click", "offsetX": 400, "offsetY": -3},
+                  {"type": "click"},                                   # no position
+                  {"type": "mousemove", "dataX": 150, "dataY": 120}]:
+        view.on_click(event)
+        assert view.index.value == 5
+        assert (view.scatter.value, view.chosen.value, view.probe.value, view.caption.value) == before
+
+
 def test_manifold_needs_a_2d_model_and_labels(models, digits):
     images, labels = digits
     with pytest.raises(ValueError, match="2-D latent space"):
@@ -201,7 +278,7 @@ def test_benchmark_reports_median_and_p90(models, digits):
     course = {"ae2": models["ae"], "vae2": models["vae"], "vae8": models["vae4"]}
     results = bench.measure(course, images, labels, moves=6)
     assert set(results) == {"sliders vae2", "sliders vae8", "interpolation: new digit",
-                            "interpolation: path", "manifold: probe"}
+                            "interpolation: path", "manifold: probe", "manifold: click"}
     for r in results.values():
         assert 0 < r["median_ms"] <= r["p90_ms"]
     assert bench.slider_values(3) == [-2.5, -2.45, -2.4]
