@@ -153,13 +153,9 @@ def copy_notebook(tmp: Path) -> Path:
     return work
 
 
-def image_bytes(page, box) -> str:
-    """The bytes behind the sliders' image, read in the page (base64)."""
-    return box.locator("img").first.evaluate(
-        """async img => {
-            const buf = await (await fetch(img.src)).arrayBuffer();
-            return btoa(String.fromCharCode(...new Uint8Array(buf)));
-        }""")
+def image_bytes(page, box) -> bytes:
+    """The bytes behind the sliders' image."""
+    return img_bytes(box.locator("img").first)
 
 
 def error_texts(page) -> list[str]:
@@ -197,7 +193,7 @@ def move_slider_with_keyboard(page, name: str) -> None:
 
 
 def img_bytes(img) -> bytes:
-    """The bytes behind an ``<img>`` of the page."""
+    """The bytes behind an ``<img>`` of the page, read in the page."""
     import base64
 
     return base64.b64decode(img.evaluate(
