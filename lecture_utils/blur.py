@@ -20,10 +20,9 @@ import torch.nn.functional as F
 
 from lecture_utils._validate import (check_choice, check_positive_int, check_same_shape,
                                      check_tensor)
-from lecture_utils.data import make_loaders
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import Autoencoder
-from lecture_utils.training import fit
+from lecture_utils.training import fit_from_seed
 
 LOSSES = ("l1", "l2", "bce")
 _EPS = 1e-6   # keeps cross-entropy away from log(0) while searching in [0, 1]
@@ -165,13 +164,8 @@ def train_autoencoder(x: torch.Tensor, kind: str = "l2", latent_dim: int = 16,
     """
     check_tensor("x", x, ndim=4, low=0.0, high=1.0)
     check_choice("kind", kind, LOSSES)
-    with torch.random.fork_rng():          # initial weights from `seed`; global state untouched
-        torch.manual_seed(seed)
-        model = Autoencoder(latent_dim, hidden_dims, input_shape=tuple(x.shape[1:]))
-    loader, _ = make_loaders(x, batch_size=batch_size, seed=seed)
-
     def loss_fn(m: Autoencoder, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return reconstruction_loss(m(batch[0]), batch[0], kind).mean()
 
-    history = fit(model, loss_fn, loader, epochs, lr=lr, quiet=True)
-    return model, history
+    return fit_from_seed(lambda: Autoencoder(latent_dim, hidden_dims, input_shape=tuple(x.shape[1:])),
+                         x, loss_fn, epochs, lr=lr, batch_size=batch_size, seed=seed)

@@ -26,10 +26,10 @@ import torch
 from torch import nn
 
 from lecture_utils._validate import check_choice, check_positive_int
-from lecture_utils.data import load_mnist, make_loaders
+from lecture_utils.data import load_mnist
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import VAE, Autoencoder
-from lecture_utils.training import fit
+from lecture_utils.training import fit_from_seed
 
 CACHE_ENV = "VAE_COURSE_CACHE"
 FORMAT = 1   # bump when the file layout or the training code changes meaning
@@ -102,10 +102,6 @@ def train(recipe: Recipe) -> nn.Module:
 
 def _train(recipe: Recipe) -> nn.Module:
     images, _ = load_mnist("train")
-    with torch.random.fork_rng():
-        torch.manual_seed(recipe.seed)
-        model = recipe.build()
-    loader, _ = make_loaders(images, batch_size=recipe.batch_size, seed=recipe.seed)
     if recipe.kind == "autoencoder":
         def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return l2_loss(m(batch[0]), batch[0])
@@ -114,7 +110,8 @@ def _train(recipe: Recipe) -> nn.Module:
 
         def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -m.elbo(batch[0], noise).mean()
-    fit(model, loss_fn, loader, recipe.epochs, lr=recipe.lr, quiet=True)
+    model, _ = fit_from_seed(recipe.build, images, loss_fn, recipe.epochs, lr=recipe.lr,
+                             batch_size=recipe.batch_size, seed=recipe.seed)
     return model.eval()
 
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from lecture_utils._validate import check_positive_int, check_tensor
-from lecture_utils.data import make_loaders
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import Autoencoder
-from lecture_utils.training import fit
+from lecture_utils.training import fit_from_seed
 
 
 def _flat(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -126,12 +125,11 @@ def fit_linear_autoencoder(x: torch.Tensor, latent_dim: int, epochs: int = 20,
     check_tensor("x", x, ndim=(2, 4))
     check_positive_int("latent_dim", latent_dim)
     shape = tuple(x.shape[1:])
-    with torch.random.fork_rng():          # initial weights from `seed`; global state untouched
-        torch.manual_seed(seed)
-        model = Autoencoder(latent_dim, hidden_dims=(), input_shape=shape, activation="identity",
-                            output="linear")
-    loader, _ = make_loaders(x, batch_size=batch_size, seed=seed)
-    fit(model, lambda m, batch: l2_loss(m(batch[0]), batch[0]), loader, epochs, lr=lr, quiet=True)
+    model, _ = fit_from_seed(
+        lambda: Autoencoder(latent_dim, hidden_dims=(), input_shape=shape, activation="identity",
+                            output="linear"),
+        x, lambda m, batch: l2_loss(m(batch[0]), batch[0]), epochs, lr=lr, batch_size=batch_size,
+        seed=seed)
     return model
 
 

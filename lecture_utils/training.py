@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from lecture_utils._validate import check_positive_int
+from lecture_utils.data import make_loaders
 
 LossOutput = Union[torch.Tensor, dict[str, torch.Tensor]]
 LossFn = Callable[[nn.Module, tuple[torch.Tensor, ...]], LossOutput]
@@ -107,3 +108,19 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: DataLoader, epochs: int
         model.load_state_dict(best[1])
     model.eval()
     return history
+
+
+def fit_from_seed(build: Callable[[], nn.Module], images: torch.Tensor, loss_fn: LossFn,
+                  epochs: int, lr: float = 1e-3, batch_size: int = 128,
+                  seed: int = 0) -> tuple[nn.Module, dict[str, list[float]]]:
+    """Build a model whose initial weights come from ``seed``, then :func:`fit` it quietly on
+    ``images`` in batches shuffled by the same ``seed`` -> ``(model, history)``.
+
+    Torch's global random state is left as it was, so two calls with the same seed (say, one
+    per loss in notebook 02) start from the same weights and see the same batches.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = build()
+    loader, _ = make_loaders(images, batch_size=batch_size, seed=seed)
+    return model, fit(model, loss_fn, loader, epochs, lr=lr, quiet=True)

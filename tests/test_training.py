@@ -66,3 +66,21 @@ def test_fit_errors():
     with pytest.raises(FloatingPointError, match="learning rate"):
         fit(Autoencoder(2), lambda m, b: torch.tensor(float("nan"), requires_grad=True), train, 1,
             quiet=True)
+
+
+def test_fit_from_seed_repeats_itself_and_leaves_the_global_random_state_alone():
+    from lecture_utils.training import fit_from_seed
+
+    images = torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+
+    def loss_fn(m, batch):
+        return ((m(batch[0].flatten(1)) - batch[0].flatten(1)) ** 2).mean()
+
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    runs = [fit_from_seed(lambda: torch.nn.Linear(16, 16), images, loss_fn, 2, batch_size=8, seed=s)
+            for s in (5, 5, 6)]
+    assert torch.equal(torch.random.get_rng_state(), before)
+    (a, ha), (b, hb), (c, _) = runs
+    assert torch.equal(a.weight, b.weight) and ha == hb and len(ha["loss"]) == 2
+    assert not torch.equal(a.weight, c.weight)
