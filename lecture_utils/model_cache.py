@@ -141,6 +141,14 @@ def _save(path: Path, recipe: Recipe, model: nn.Module) -> None:
             os.remove(tmp)
 
 
+def _shown(path: Path) -> str:
+    """``path`` for a message, with the home folder written ``~`` (no user name in outputs)."""
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 def load_or_train(name: str, recipe: Recipe | None = None,
                   directory: str | os.PathLike | None = None,
                   log: Callable[[str], None] | None = print) -> nn.Module:
@@ -161,18 +169,18 @@ def load_or_train(name: str, recipe: Recipe | None = None,
         try:
             model = _load(path, recipe)
         except Exception as err:  # noqa: BLE001 - any unreadable file means: train again
-            say(f"{name}: cached weights {path} are unusable ({type(err).__name__}: "
+            say(f"{name}: cached weights {_shown(path)} are unusable ({type(err).__name__}: "
                 f"{str(err)[:120]}); retraining")
         else:
-            say(f"{name}: loaded from {path}")
+            say(f"{name}: loaded from {_shown(path)}")
             return model
     else:
-        say(f"{name}: no cached weights at {path}; training ({recipe.epochs} epochs)")
+        say(f"{name}: no cached weights at {_shown(path)}; training ({recipe.epochs} epochs)")
     start = time.perf_counter()
     model = train(recipe)
     try:
         _save(path, recipe, model)
-        where = f"saved to {path}"
+        where = f"saved to {_shown(path)}"
     except OSError as err:
         where = f"not saved ({err.strerror or err}); set ${CACHE_ENV} to a writable folder"
     say(f"{name}: trained in {time.perf_counter() - start:.1f} s, {where}")
