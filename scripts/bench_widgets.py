@@ -69,9 +69,8 @@ def measure(models: dict[str, torch.nn.Module], images: torch.Tensor, labels: to
     results["manifold: probe"] = time_moves(lambda i: setattr(manifold.z1, "value", probe[i]),
                                             len(probe))
     # a click where a random digit is drawn, as the browser reports it (y counted downwards)
-    height = manifold._background.shape[0]
     clicks = [{"type": "click", "dataX": round(float(manifold._points[j, 0])),
-               "dataY": round(height - float(manifold._points[j, 1]))} for j in picks]
+               "dataY": round(manifold._height - float(manifold._points[j, 1]))} for j in picks]
     results["manifold: click"] = time_moves(lambda i: manifold.on_click(clicks[i]), moves)
     return results
 
