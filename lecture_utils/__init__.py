@@ -19,6 +19,7 @@ Submodules, one purpose each:
 - ``vae_training``  notebook 06's VAE recipes, training loop and model cache
 - ``latent``, ``widgets``, ``model_cache``  the latent-space explorer of notebook 07
 """
+
 from lecture_utils.seed import seed_everything
 
 __all__ = ["seed_everything", "__version__"]

@@ -11,6 +11,7 @@
 - :func:`train_autoencoder` trains the course's ``Autoencoder`` with a chosen loss;
   :func:`grey_fraction` measures blur as the share of pixels that are neither ink nor paper.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,18 +19,18 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from lecture_utils._validate import (check_choice, check_positive_int, check_same_shape,
-                                     check_tensor)
+from lecture_utils._validate import check_choice, check_positive_int, check_same_shape, check_tensor
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import Autoencoder
 from lecture_utils.training import fit_from_seed
 
 LOSSES = ("l1", "l2", "bce")
-_EPS = 1e-6   # keeps cross-entropy away from log(0) while searching in [0, 1]
+_EPS = 1e-6  # keeps cross-entropy away from log(0) while searching in [0, 1]
 
 
-def shifted_strokes(columns: Sequence[int], size: int = 28, width: int = 2,
-                    rows: tuple[int, int] = (5, 23)) -> torch.Tensor:
+def shifted_strokes(
+    columns: Sequence[int], size: int = 28, width: int = 2, rows: tuple[int, int] = (5, 23)
+) -> torch.Tensor:
     """One image per entry of ``columns``: a vertical stroke of ``width`` pixels whose left
     edge is at that column, from row ``rows[0]`` up to (not including) ``rows[1]``.
 
@@ -45,20 +46,25 @@ def shifted_strokes(columns: Sequence[int], size: int = 28, width: int = 2,
     images = torch.zeros(len(columns), 1, size, size)
     for i, col in enumerate(columns):
         if isinstance(col, bool) or not isinstance(col, int) or not 0 <= col <= size - width:
-            raise ValueError(f"each column must be an int in [0, {size - width}] so that a stroke "
-                             f"of width {width} fits, got {col!r}")
-        images[i, 0, top:bottom, col:col + width] = 1.0
+            raise ValueError(
+                f"each column must be an int in [0, {size - width}] so that a stroke "
+                f"of width {width} fits, got {col!r}"
+            )
+        images[i, 0, top:bottom, col : col + width] = 1.0
     return images
 
 
-def _check_weights(weights: torch.Tensor | Sequence[float] | None, n: int,
-                   dtype: torch.dtype) -> torch.Tensor:
+def _check_weights(
+    weights: torch.Tensor | Sequence[float] | None, n: int, dtype: torch.dtype
+) -> torch.Tensor:
     if weights is None:
         return torch.full((n,), 1.0 / n, dtype=dtype)
     w = torch.as_tensor(weights, dtype=dtype)
     check_tensor("weights", w, shape=(n,), low=0.0)
     if abs(float(w.sum()) - 1.0) > 1e-6:
-        raise ValueError(f"weights must sum to 1 (they are probabilities), got {float(w.sum()):.6g}")
+        raise ValueError(
+            f"weights must sum to 1 (they are probabilities), got {float(w.sum()):.6g}"
+        )
     return w
 
 
@@ -83,9 +89,12 @@ def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "l2") 
     return per_pixel.reshape(len(x), -1).sum(dim=1)
 
 
-def expected_loss(x_hat: torch.Tensor, targets: torch.Tensor,
-                  weights: torch.Tensor | Sequence[float] | None = None,
-                  kind: str = "l2") -> torch.Tensor:
+def expected_loss(
+    x_hat: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor | Sequence[float] | None = None,
+    kind: str = "l2",
+) -> torch.Tensor:
     """``sum_k weights[k] * loss(x_hat, targets[k])``: the loss of one prediction ``x_hat``
     (``(C, H, W)`` or ``(1, C, H, W)``) when the target is ``targets[k]`` (``(N, C, H, W)``)
     with probability ``weights[k]`` (default: equally likely). Returns a scalar."""
@@ -93,15 +102,21 @@ def expected_loss(x_hat: torch.Tensor, targets: torch.Tensor,
     check_tensor("x_hat", x_hat, ndim=(targets.ndim - 1, targets.ndim))
     single = x_hat if x_hat.ndim == targets.ndim else x_hat.unsqueeze(0)
     if single.shape[0] != 1 or single.shape[1:] != targets.shape[1:]:
-        raise ValueError(f"x_hat must be one image shaped like targets[0] {tuple(targets.shape[1:])}, "
-                         f"got {tuple(x_hat.shape)}")
+        raise ValueError(
+            f"x_hat must be one image shaped like targets[0] {tuple(targets.shape[1:])}, "
+            f"got {tuple(x_hat.shape)}"
+        )
     w = _check_weights(weights, len(targets), targets.dtype)
     return (w * reconstruction_loss(single.expand_as(targets), targets, kind)).sum()
 
 
-def minimise_expected_loss(targets: torch.Tensor,
-                           weights: torch.Tensor | Sequence[float] | None = None,
-                           kind: str = "l2", steps: int = 400, lr: float = 0.05) -> torch.Tensor:
+def minimise_expected_loss(
+    targets: torch.Tensor,
+    weights: torch.Tensor | Sequence[float] | None = None,
+    kind: str = "l2",
+    steps: int = 400,
+    lr: float = 0.05,
+) -> torch.Tensor:
     """The single image in [0, 1] that minimises :func:`expected_loss`, found by gradient
     descent (Adam with a learning rate that decays linearly to 0, each step clipped back into
     [0, 1]), starting from 0.5 everywhere.
@@ -125,8 +140,9 @@ def minimise_expected_loss(targets: torch.Tensor,
     return x_hat.detach()
 
 
-def weighted_median(targets: torch.Tensor,
-                    weights: torch.Tensor | Sequence[float] | None = None) -> torch.Tensor:
+def weighted_median(
+    targets: torch.Tensor, weights: torch.Tensor | Sequence[float] | None = None
+) -> torch.Tensor:
     """Per-pixel (lower) weighted median of ``targets`` ``(N, ...)`` -> ``(...)``: the value
     at which the cumulative weight of the sorted values first reaches 1/2. It minimises the
     expected L1 loss; it is unique when no cumulative weight equals 1/2 exactly."""
@@ -135,8 +151,8 @@ def weighted_median(targets: torch.Tensor,
         raise ValueError(f"targets must have at least one entry, got shape {tuple(targets.shape)}")
     w = _check_weights(weights, len(targets), targets.dtype)
     values, order = targets.sort(dim=0)
-    cumulative = w[order].cumsum(dim=0)                                  # (N, ...)
-    first = (cumulative < 0.5 - 1e-9).sum(dim=0, keepdim=True)           # (1, ...)
+    cumulative = w[order].cumsum(dim=0)  # (N, ...)
+    first = (cumulative < 0.5 - 1e-9).sum(dim=0, keepdim=True)  # (1, ...)
     return values.gather(0, first).squeeze(0)
 
 
@@ -153,9 +169,16 @@ def grey_fraction(images: torch.Tensor, low: float = 0.1, high: float = 0.9) -> 
     return ((flat > low) & (flat < high)).float().mean(dim=1)
 
 
-def train_autoencoder(x: torch.Tensor, kind: str = "l2", latent_dim: int = 16,
-                      hidden_dims: Sequence[int] = (256,), epochs: int = 5, lr: float = 2e-3,
-                      batch_size: int = 64, seed: int = 0) -> tuple[Autoencoder, dict[str, list[float]]]:
+def train_autoencoder(
+    x: torch.Tensor,
+    kind: str = "l2",
+    latent_dim: int = 16,
+    hidden_dims: Sequence[int] = (256,),
+    epochs: int = 5,
+    lr: float = 2e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> tuple[Autoencoder, dict[str, list[float]]]:
     """Train ``Autoencoder(latent_dim, hidden_dims)`` (sigmoid output) on images ``x``
     ``(N, 1, H, W)`` with the batch mean of :func:`reconstruction_loss` of ``kind``.
 
@@ -164,8 +187,16 @@ def train_autoencoder(x: torch.Tensor, kind: str = "l2", latent_dim: int = 16,
     """
     check_tensor("x", x, ndim=4, low=0.0, high=1.0)
     check_choice("kind", kind, LOSSES)
+
     def loss_fn(m: Autoencoder, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return reconstruction_loss(m(batch[0]), batch[0], kind).mean()
 
-    return fit_from_seed(lambda: Autoencoder(latent_dim, hidden_dims, input_shape=tuple(x.shape[1:])),
-                         x, loss_fn, epochs, lr=lr, batch_size=batch_size, seed=seed)
+    return fit_from_seed(
+        lambda: Autoencoder(latent_dim, hidden_dims, input_shape=tuple(x.shape[1:])),
+        x,
+        loss_fn,
+        epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+    )

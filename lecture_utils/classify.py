@@ -15,6 +15,7 @@ accuracy. :func:`fit_logistic_regression` trains a linear head on fixed features
 to convergence, to tell a method's limit from a short training budget. Images are
 ``(N, 1, 28, 28)`` (or ``(N, 784)``) floats, labels int64 ``(N,)``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,8 +38,10 @@ METHODS = ("scratch", "linear probe", "fine-tune", "pixels")
 
 def _check_labels(labels: object, n: int | None = None) -> torch.Tensor:
     if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
-        raise TypeError("labels must be an int64 torch.Tensor, got "
-                        f"{getattr(labels, 'dtype', type(labels).__name__)}; use labels.long()")
+        raise TypeError(
+            "labels must be an int64 torch.Tensor, got "
+            f"{getattr(labels, 'dtype', type(labels).__name__)}; use labels.long()"
+        )
     if labels.ndim != 1 or (n is not None and len(labels) != n):
         want = "(N,)" if n is None else f"({n},)"
         raise ValueError(f"labels must have shape {want}, got {tuple(labels.shape)}")
@@ -52,8 +55,9 @@ def _check_data(images: object, labels: object) -> tuple[torch.Tensor, torch.Ten
     return images, _check_labels(labels, len(images))  # type: ignore[arg-type]
 
 
-def balanced_subset(labels: torch.Tensor, per_class: int,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+def balanced_subset(
+    labels: torch.Tensor, per_class: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Indices of ``per_class`` examples of every class, drawn at random without replacement.
 
     Classes are ``0 .. labels.max()``. The result is int64 ``(n_classes * per_class,)``, grouped
@@ -68,23 +72,26 @@ def balanced_subset(labels: torch.Tensor, per_class: int,
     for c in range(int(labels.max()) + 1):
         members = torch.nonzero(labels == c).flatten()
         if len(members) < per_class:
-            raise ValueError(f"class {c} has only {len(members)} examples, fewer than "
-                             f"per_class={per_class}; lower the budget")
+            raise ValueError(
+                f"class {c} has only {len(members)} examples, fewer than "
+                f"per_class={per_class}; lower the budget"
+            )
         picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     return torch.cat(picked)
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-             batch_size: int = 1000) -> float:
+def accuracy(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
+) -> float:
     """Fraction of ``images`` whose largest logit is at their label (model in eval mode)."""
     images, labels = _check_data(images, labels)
     check_positive_int("batch_size", batch_size)
     model.eval()
     correct = 0
     for start in range(0, len(images), batch_size):
-        logits = model(images[start:start + batch_size])
-        correct += int((logits.argmax(dim=1) == labels[start:start + batch_size]).sum())
+        logits = model(images[start : start + batch_size])
+        correct += int((logits.argmax(dim=1) == labels[start : start + batch_size]).sum())
     return correct / len(images)
 
 
@@ -94,9 +101,15 @@ def cross_entropy_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tor
     return F.cross_entropy(model(x), y)
 
 
-def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                     steps: int = 100, batch_size: int = 256, lr: float = 1e-3,
-                     seed: int = 0) -> dict[str, list[float]]:
+def train_classifier(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    steps: int = 100,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> dict[str, list[float]]:
     """Train ``model`` for exactly ``steps`` Adam steps on cross-entropy; return fit's history.
 
     Each step takes ``batch_size`` examples, sampled without replacement epoch after epoch
@@ -108,32 +121,48 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     images, labels = _check_data(images, labels)
     check_positive_int("steps", steps)
     batch = min(check_positive_int("batch_size", batch_size), len(images))
-    sampler = RandomSampler(range(len(images)), num_samples=steps * batch,
-                            generator=torch.Generator().manual_seed(seed))
+    sampler = RandomSampler(
+        range(len(images)), num_samples=steps * batch, generator=torch.Generator().manual_seed(seed)
+    )
     # batch_size=None: the dataset is indexed with a whole batch of indices at once (fast)
-    loader = DataLoader(TensorDataset(images, labels), batch_size=None,
-                        sampler=BatchSampler(sampler, batch, drop_last=False))
+    loader = DataLoader(
+        TensorDataset(images, labels),
+        batch_size=None,
+        sampler=BatchSampler(sampler, batch, drop_last=False),
+    )
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError("model has no trainable parameter; unfreeze at least its head")
-    return fit(model, cross_entropy_loss, loader, epochs=1, lr=lr,
-               optimizer=torch.optim.Adam(trainable, lr=lr), quiet=True)
+    return fit(
+        model,
+        cross_entropy_loss,
+        loader,
+        epochs=1,
+        lr=lr,
+        optimizer=torch.optim.Adam(trainable, lr=lr),
+        quiet=True,
+    )
 
 
 @dataclass(frozen=True)
 class LogisticFit:
     """Result of :func:`fit_logistic_regression`: the head and how well it converged."""
 
-    head: nn.Linear      # (N, K) features -> (N, C) logits
-    loss: float          # objective at the solution: mean cross-entropy + weight-decay term
-    grad_max: float      # largest |partial derivative| of the objective there
+    head: nn.Linear  # (N, K) features -> (N, C) logits
+    loss: float  # objective at the solution: mean cross-entropy + weight-decay term
+    grad_max: float  # largest |partial derivative| of the objective there
     iterations: int
-    converged: bool      # grad_max <= tolerance
+    converged: bool  # grad_max <= tolerance
 
 
-def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor,
-                            n_classes: int | None = None, weight_decay: float = 1e-4,
-                            max_iter: int = 1000, tolerance: float = 1e-4) -> LogisticFit:
+def fit_logistic_regression(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    n_classes: int | None = None,
+    weight_decay: float = 1e-4,
+    max_iter: int = 1000,
+    tolerance: float = 1e-4,
+) -> LogisticFit:
     """Softmax regression on fixed ``(N, K)`` features, trained to convergence (notebook 03).
 
     Minimises ``mean cross-entropy of softmax(x W^T + b) + weight_decay / 2 * ||W||^2`` over
@@ -145,23 +174,31 @@ def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor,
     """
     check_tensor("features", features, ndim=2)
     labels = _check_labels(labels, len(features))
-    n_classes = int(labels.max()) + 1 if n_classes is None else check_positive_int(
-        "n_classes", n_classes)
+    n_classes = (
+        int(labels.max()) + 1 if n_classes is None else check_positive_int("n_classes", n_classes)
+    )
     if weight_decay < 0 or tolerance <= 0:
-        raise ValueError(f"need weight_decay >= 0 and tolerance > 0, got {weight_decay} and "
-                         f"{tolerance}")
+        raise ValueError(
+            f"need weight_decay >= 0 and tolerance > 0, got {weight_decay} and {tolerance}"
+        )
     x = features.detach()
     mean = x.mean(dim=0)
     centred = x - mean
     w = torch.zeros(n_classes, x.shape[1], dtype=x.dtype, requires_grad=True)
     b = torch.zeros(n_classes, dtype=x.dtype, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=check_positive_int("max_iter", max_iter),
-                            tolerance_grad=tolerance / 10, tolerance_change=0.0,
-                            history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w, b],
+        lr=1,
+        max_iter=check_positive_int("max_iter", max_iter),
+        tolerance_grad=tolerance / 10,
+        tolerance_change=0.0,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def objective() -> torch.Tensor:
         opt.zero_grad()
-        loss = F.cross_entropy(centred @ w.T + b, labels) + 0.5 * weight_decay * (w ** 2).sum()
+        loss = F.cross_entropy(centred @ w.T + b, labels) + 0.5 * weight_decay * (w**2).sum()
         loss.backward()
         return loss
 
@@ -169,13 +206,14 @@ def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor,
         opt.step(objective)
         loss = objective()
     grad_max = float(torch.cat([w.grad.flatten(), b.grad]).abs().max())
-    with torch.random.fork_rng(devices=[]):         # nn.Linear's random init is overwritten
+    with torch.random.fork_rng(devices=[]):  # nn.Linear's random init is overwritten
         head = nn.Linear(x.shape[1], n_classes).to(x.dtype)
     with torch.no_grad():
         head.weight.copy_(w)
-        head.bias.copy_(b - w @ mean)                # undo the centring
-    return LogisticFit(head, float(loss.detach()), grad_max, int(opt.state[w]["n_iter"]),
-                       grad_max <= tolerance)
+        head.bias.copy_(b - w @ mean)  # undo the centring
+    return LogisticFit(
+        head, float(loss.detach()), grad_max, int(opt.state[w]["n_iter"]), grad_max <= tolerance
+    )
 
 
 def reinitialised(module: nn.Module) -> nn.Module:
@@ -200,8 +238,9 @@ def make_classifier(method: str, autoencoder: Autoencoder, n_classes: int = 10) 
     if method == "pixels":
         return nn.Sequential(nn.Flatten(), nn.Linear(autoencoder.input_dim, n_classes))
     source = reinitialised(autoencoder) if method == "scratch" else autoencoder
-    return EncoderClassifier.from_autoencoder(source, n_classes,
-                                              freeze_encoder=method == "linear probe")
+    return EncoderClassifier.from_autoencoder(
+        source, n_classes, freeze_encoder=method == "linear probe"
+    )
 
 
 @dataclass(frozen=True)
@@ -246,19 +285,28 @@ class BudgetComparison:
         lines = ["labels/class  labels  " + "  ".join(f"{m:>{width}}" for m in self.methods)]
         mean, std = self.mean(), self.std()
         for b, budget in enumerate(self.budgets):
-            cells = [f"{float(mean[m, b]):.3f} ± {float(std[m, b]):.3f}".rjust(width)
-                     for m in range(len(self.methods))]
-            lines.append(f"{'all' if budget is None else budget:>12}  {self.n_labels[b]:>6}  "
-                         + "  ".join(cells))
+            cells = [
+                f"{float(mean[m, b]):.3f} ± {float(std[m, b]):.3f}".rjust(width)
+                for m in range(len(self.methods))
+            ]
+            lines.append(
+                f"{'all' if budget is None else budget:>12}  {self.n_labels[b]:>6}  "
+                + "  ".join(cells)
+            )
         return "\n".join(lines)
 
 
-def compare_label_budgets(autoencoder: Autoencoder, train: tuple[torch.Tensor, torch.Tensor],
-                          test: tuple[torch.Tensor, torch.Tensor],
-                          budgets: Sequence[int | None] = (1, 5, 10, 50, 100, None),
-                          seeds: Sequence[int] = (0, 1, 2), methods: Sequence[str] = METHODS,
-                          steps: int = 100, batch_size: int = 256,
-                          lr: float = 1e-3) -> BudgetComparison:
+def compare_label_budgets(
+    autoencoder: Autoencoder,
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    budgets: Sequence[int | None] = (1, 5, 10, 50, 100, None),
+    seeds: Sequence[int] = (0, 1, 2),
+    methods: Sequence[str] = METHODS,
+    steps: int = 100,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+) -> BudgetComparison:
     """Test accuracy of each method, label budget and seed (notebook 03).
 
     For each budget (labels per class; ``None`` = all of ``train``) and seed, one
@@ -290,8 +338,9 @@ def compare_label_budgets(autoencoder: Autoencoder, train: tuple[torch.Tensor, t
                     train_classifier(model, x[idx], y[idx], steps, batch_size, lr, seed)
                 result[m, b, s] = accuracy(model, x_test, y_test)
         n_labels.append(len(idx))
-    return BudgetComparison(tuple(methods), tuple(budgets), tuple(seeds), tuple(n_labels), result,
-                            n_classes)
+    return BudgetComparison(
+        tuple(methods), tuple(budgets), tuple(seeds), tuple(n_labels), result, n_classes
+    )
 
 
 def plot_budget_comparison(result: BudgetComparison, ax: plt.Axes | None = None) -> Figure:
@@ -308,11 +357,15 @@ def plot_budget_comparison(result: BudgetComparison, ax: plt.Axes | None = None)
         ax.plot(x, mean[m], styles[method], color=colors[m], label=method, ms=4)
         ax.fill_between(x, mean[m] - std[m], mean[m] + std[m], color=colors[m], alpha=0.2, lw=0)
     ax.set_xscale("log")
-    ax.set_xticks(x, [str(b) if b is not None else f"all (~{v:.0f})"
-                      for b, v in zip(result.budgets, x)])
+    ax.set_xticks(
+        x, [str(b) if b is not None else f"all (~{v:.0f})" for b, v in zip(result.budgets, x)]
+    )
     ax.minorticks_off()
-    ax.set(xlabel="labels per class (log scale)", ylabel="test accuracy",
-           title=f"mean ± std over {len(result.seeds)} seeds")
+    ax.set(
+        xlabel="labels per class (log scale)",
+        ylabel="test accuracy",
+        title=f"mean ± std over {len(result.seeds)} seeds",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax.figure

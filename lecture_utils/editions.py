@@ -10,6 +10,7 @@ at the markers' indentation, the title taken from the ``### Exercise N.K: title`
 before it. Cells tagged ``remove-in-student`` are dropped, and every output is cleared.
 Malformed exercise cells raise :class:`EditionError` naming the notebook and the cell.
 """
+
 from __future__ import annotations
 
 import ast
@@ -74,9 +75,11 @@ def _check_syntax(source: str, where: str) -> None:
     try:
         ast.parse(TransformerManager().transform_cell(source))
     except SyntaxError as err:
-        raise EditionError(f"{where}: without its solution the cell is not valid Python "
-                           f"(line {err.lineno}: {err.msg}); keep the markers inside one "
-                           "block so that the rest of the cell stays valid") from None
+        raise EditionError(
+            f"{where}: without its solution the cell is not valid Python "
+            f"(line {err.lineno}: {err.msg}); keep the markers inside one "
+            "block so that the rest of the cell stays valid"
+        ) from None
 
 
 def strip_solution(source: str, pointer: str, where: str = "cell") -> tuple[str, list[Region]]:
@@ -95,28 +98,36 @@ def strip_solution(source: str, pointer: str, where: str = "cell") -> tuple[str,
         lead = line[: len(line) - len(line.lstrip())]
         if stripped == BEGIN:
             if current is not None:
-                raise EditionError(f"{where}: line {number}: '{BEGIN}' inside another solution "
-                                   f"region; close the first one with '{END}'")
+                raise EditionError(
+                    f"{where}: line {number}: '{BEGIN}' inside another solution "
+                    f"region; close the first one with '{END}'"
+                )
             if not lead:
-                raise EditionError(f"{where}: line {number}: '{BEGIN}' must be inside a function "
-                                   "body (indented), so that the stub raises when the function "
-                                   "is called, not when the cell runs")
+                raise EditionError(
+                    f"{where}: line {number}: '{BEGIN}' must be inside a function "
+                    "body (indented), so that the stub raises when the function "
+                    "is called, not when the cell runs"
+                )
             current, indent = [line], lead
         elif stripped == END:
             if current is None:
                 raise EditionError(f"{where}: line {number}: '{END}' without a '{BEGIN}' before it")
             if lead != indent:
-                raise EditionError(f"{where}: line {number}: '{END}' is indented differently "
-                                   f"from its '{BEGIN}'; indent both markers like the code "
-                                   "between them")
+                raise EditionError(
+                    f"{where}: line {number}: '{END}' is indented differently "
+                    f"from its '{BEGIN}'; indent both markers like the code "
+                    "between them"
+                )
             current.append(line)
             newline = "\n" if line.endswith("\n") else ""
             regions.append(Region(len(out), tuple(current)))
             out.append(f"{indent}raise NotImplementedError({_literal(pointer)}){newline}")
             current = None
         elif _ANY_MARKER.search(line):
-            raise EditionError(f"{where}: line {number}: malformed marker {stripped!r}; write "
-                               f"'{BEGIN}' and '{END}' exactly, each alone on its line")
+            raise EditionError(
+                f"{where}: line {number}: malformed marker {stripped!r}; write "
+                f"'{BEGIN}' and '{END}' exactly, each alone on its line"
+            )
         elif current is not None:
             current.append(line)
         else:
@@ -124,8 +135,10 @@ def strip_solution(source: str, pointer: str, where: str = "cell") -> tuple[str,
     if current is not None:
         raise EditionError(f"{where}: '{BEGIN}' is never closed; add '{END}' after the solution")
     if not regions:
-        raise EditionError(f"{where}: the cell is tagged '{SOLUTION_TAG}' but has no "
-                           f"'{BEGIN}' / '{END}' lines around the solution")
+        raise EditionError(
+            f"{where}: the cell is tagged '{SOLUTION_TAG}' but has no "
+            f"'{BEGIN}' / '{END}' lines around the solution"
+        )
     student = "".join(out)
     _check_syntax(student, where)
     return student, regions
@@ -137,7 +150,7 @@ def restore_solution(student_source: str, regions: list[Region]) -> str:
     for region in sorted(regions, key=lambda r: r.line, reverse=True):
         if "raise NotImplementedError" not in lines[region.line]:
             raise EditionError(f"line {region.line + 1} is not a stub: {lines[region.line]!r}")
-        lines[region.line: region.line + 1] = region.lines
+        lines[region.line : region.line + 1] = region.lines
     return "".join(lines)
 
 
@@ -160,26 +173,34 @@ def make_student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> 
             continue
         if cell.cell_type == "markdown":
             if SOLUTION_TAG in tags:
-                raise EditionError(f"{where}: a markdown cell is tagged '{SOLUTION_TAG}'; tag text "
-                                   f"that students must not see '{REMOVE_TAG}'")
+                raise EditionError(
+                    f"{where}: a markdown cell is tagged '{SOLUTION_TAG}'; tag text "
+                    f"that students must not see '{REMOVE_TAG}'"
+                )
             headings = EXERCISE_HEADING.findall(cell.source)
             if headings:
                 n, k, title = headings[-1]
                 if number is not None and int(n) != number:
-                    raise EditionError(f"{where}: 'Exercise {n}.{k}' in notebook {number:02d}; "
-                                       f"number it {number}.{k}")
+                    raise EditionError(
+                        f"{where}: 'Exercise {n}.{k}' in notebook {number:02d}; "
+                        f"number it {number}.{k}"
+                    )
                 pointer = f"Exercise {int(n)}.{int(k)}: {title}"
         elif cell.cell_type == "code":
             if SOLUTION_TAG in tags:
                 if pointer is None:
-                    raise EditionError(f"{where}: a '{SOLUTION_TAG}' cell with no "
-                                       "'### Exercise N.K: title' markdown cell before it")
+                    raise EditionError(
+                        f"{where}: a '{SOLUTION_TAG}' cell with no "
+                        "'### Exercise N.K: title' markdown cell before it"
+                    )
                 cell.source, found = strip_solution(cell.source, pointer, f"{where} ({pointer})")
                 regions[len(cells)] = found
             elif _ANY_MARKER.search(cell.source):
-                raise EditionError(f"{where}: solution markers in a cell not tagged "
-                                   f"'{SOLUTION_TAG}'; tag it, or the solution would stay in "
-                                   "the student edition")
+                raise EditionError(
+                    f"{where}: solution markers in a cell not tagged "
+                    f"'{SOLUTION_TAG}'; tag it, or the solution would stay in "
+                    "the student edition"
+                )
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)

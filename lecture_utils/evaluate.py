@@ -15,6 +15,7 @@ Any model works that has ``latent_dim``, ``encode(x) -> (mu, logvar)`` of a diag
 q_phi(z|x), and ``log_likelihood(x, z) -> (B,)`` for log p_theta(x|z), with the prior
 p(z) = N(0, I): :class:`lecture_utils.models.VAE` does.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,9 +33,11 @@ DEFAULT_CODES_PER_CHUNK = 16_384
 def _check_model(model: nn.Module) -> None:
     for attr in ("encode", "log_likelihood", "latent_dim"):
         if not hasattr(model, attr):
-            raise TypeError(f"model must have encode(x) -> (mu, logvar), log_likelihood(x, z) and "
-                            f"latent_dim (like lecture_utils.models.VAE); "
-                            f"{type(model).__name__} has no {attr!r}")
+            raise TypeError(
+                f"model must have encode(x) -> (mu, logvar), log_likelihood(x, z) and "
+                f"latent_dim (like lecture_utils.models.VAE); "
+                f"{type(model).__name__} has no {attr!r}"
+            )
 
 
 def _standard_normal_log_density(z: torch.Tensor) -> torch.Tensor:
@@ -42,15 +45,17 @@ def _standard_normal_log_density(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (z.pow(2) + LOG_2PI).sum(dim=-1)
 
 
-def _diagonal_normal_log_density(z: torch.Tensor, mu: torch.Tensor,
-                                 logvar: torch.Tensor) -> torch.Tensor:
+def _diagonal_normal_log_density(
+    z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> torch.Tensor:
     """log N(z; mu, diag exp(logvar)), summed over the last dimension."""
     return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + LOG_2PI).sum(dim=-1)
 
 
 @torch.no_grad()
-def log_weights(model: nn.Module, x: torch.Tensor, k: int,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def log_weights(
+    model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Log importance weights log p(x, z_s) - log q(z_s|x), ``k`` draws z_s ~ q(z|x) -> ``(k, B)``.
 
     Their mean over the ``k`` draws is an estimate of the ELBO; their log-mean-exp is the
@@ -63,19 +68,26 @@ def log_weights(model: nn.Module, x: torch.Tensor, k: int,
     was_training = model.training
     model.eval()
     try:
-        mu, logvar = model.encode(x)                                   # (B, K) each
+        mu, logvar = model.encode(x)  # (B, K) each
         eps = torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu + torch.exp(0.5 * logvar) * eps                         # (k, B, K)
+        z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, K)
         x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * len(x), *x.shape[1:])
         log_px_z = model.log_likelihood(x_rep, z.reshape(k * len(x), -1)).reshape(k, len(x))
-        return log_px_z + _standard_normal_log_density(z) - _diagonal_normal_log_density(z, mu, logvar)
+        return (
+            log_px_z + _standard_normal_log_density(z) - _diagonal_normal_log_density(z, mu, logvar)
+        )
     finally:
         model.train(was_training)
 
 
 @torch.no_grad()
-def log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: int | None = None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def log_likelihood(
+    model: nn.Module,
+    x: torch.Tensor,
+    k: int,
+    batch_size: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Importance-sampled estimate of log p_theta(x) in nats -> ``(B,)``.
 
         log p(x) ~ logsumexp_s [log p(x, z_s) - log q(z_s|x)] - log k,   z_s ~ q_phi(z|x),
@@ -99,8 +111,10 @@ def log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: int | 
     if batch_size is None:
         batch_size = max(1, DEFAULT_CODES_PER_CHUNK // k)
     check_positive_int("batch_size", batch_size)
-    out = [torch.logsumexp(log_weights(model, chunk, k, generator), dim=0) - math.log(k)
-           for chunk in x.split(batch_size)]
+    out = [
+        torch.logsumexp(log_weights(model, chunk, k, generator), dim=0) - math.log(k)
+        for chunk in x.split(batch_size)
+    ]
     return torch.cat(out)
 
 
@@ -110,6 +124,10 @@ def bits_per_dim(nll_nats: float | torch.Tensor, dims: int = 784) -> float | tor
     check_positive_int("dims", dims)
     if isinstance(nll_nats, torch.Tensor):
         check_tensor("nll_nats", nll_nats)
-    elif isinstance(nll_nats, bool) or not isinstance(nll_nats, (int, float)) or not math.isfinite(nll_nats):
+    elif (
+        isinstance(nll_nats, bool)
+        or not isinstance(nll_nats, (int, float))
+        or not math.isfinite(nll_nats)
+    ):
         raise ValueError(f"nll_nats must be a finite number or tensor, got {nll_nats!r}")
     return nll_nats / (dims * math.log(2.0))

@@ -7,6 +7,7 @@
 - ``image_slant`` / ``slant_direction``: how much a digit leans, and the latent direction along
   which the slant grows fastest (a least-squares fit).
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,12 +45,16 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-6
     t = _check_path(z0, z1, t)
     n0, n1 = z0.norm(dim=-1, keepdim=True), z1.norm(dim=-1, keepdim=True)
     if bool((n0 < eps).any() or (n1 < eps).any()):
-        raise ValueError("slerp needs non-zero codes (the angle to a zero vector is undefined); "
-                         "use lerp for paths through the origin")
+        raise ValueError(
+            "slerp needs non-zero codes (the angle to a zero vector is undefined); "
+            "use lerp for paths through the origin"
+        )
     cos = ((z0 * z1).sum(dim=-1, keepdim=True) / (n0 * n1)).clamp(-1.0, 1.0)
     if bool((cos < -1.0 + eps).any()):
-        raise ValueError("z0 and z1 point in opposite directions: no unique great circle joins "
-                         "them; perturb one code or use lerp")
+        raise ValueError(
+            "z0 and z1 point in opposite directions: no unique great circle joins "
+            "them; perturb one code or use lerp"
+        )
     omega = torch.arccos(cos)
     sin = torch.sin(omega)
     parallel = sin < eps
@@ -83,13 +88,14 @@ def encode_dataset(model: nn.Module, images: torch.Tensor, batch_size: int = 100
     check_tensor("images", images, ndim=(2, 4))
     check_positive_int("batch_size", batch_size)
     if not hasattr(model, "encode"):
-        raise TypeError(f"model must have an encode method (Autoencoder or VAE), got "
-                        f"{type(model).__name__}")
+        raise TypeError(
+            f"model must have an encode method (Autoencoder or VAE), got {type(model).__name__}"
+        )
     was_training = model.training
     model.eval()
     parts = []
     for start in range(0, len(images), batch_size):
-        out = model.encode(images[start:start + batch_size])
+        out = model.encode(images[start : start + batch_size])
         parts.append(out[0] if isinstance(out, tuple) else out)
     model.train(was_training)
     return torch.cat(parts)
@@ -127,8 +133,10 @@ def slant_direction(z: torch.Tensor, slant: torch.Tensor) -> torch.Tensor:
     check_tensor("z", z, ndim=2)
     check_tensor("slant", slant, shape=(len(z),))
     if len(z) <= z.shape[1]:
-        raise ValueError(f"need more codes than latent dimensions to fit a direction, got "
-                         f"{len(z)} codes of size {z.shape[1]}")
+        raise ValueError(
+            f"need more codes than latent dimensions to fit a direction, got "
+            f"{len(z)} codes of size {z.shape[1]}"
+        )
     zc = (z - z.mean(dim=0)).double()
     sc = (slant - slant.mean()).double().unsqueeze(1)
     w = torch.linalg.lstsq(zc, sc).solution.squeeze(1)

@@ -3,6 +3,7 @@
 Conventions: images are ``(B, C, H, W)`` or ``(B, D)``; per-example results are ``(B,)``,
 summed over pixels or latent dimensions, in nats.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,9 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     return -_per_example_sum(F.binary_cross_entropy_with_logits(logits, x, reduction="none"))
 
 
-def gaussian_log_likelihood(mean: torch.Tensor, x: torch.Tensor,
-                            logvar: torch.Tensor | float) -> torch.Tensor:
+def gaussian_log_likelihood(
+    mean: torch.Tensor, x: torch.Tensor, logvar: torch.Tensor | float
+) -> torch.Tensor:
     """log N(x; mean, exp(logvar) I), summed over pixels -> ``(B,)`` (notebooks 02 and 06).
 
     ``logvar`` is a float, a scalar tensor, or a tensor broadcastable to ``x``.
@@ -67,8 +69,12 @@ def gaussian_log_likelihood(mean: torch.Tensor, x: torch.Tensor,
     return -0.5 * _per_example_sum(LOG_2PI + logvar + (x - mean) ** 2 / logvar.exp())
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor | None = None,
-                logvar_p: torch.Tensor | None = None) -> torch.Tensor:
+def gaussian_kl(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    mu_p: torch.Tensor | None = None,
+    logvar_p: torch.Tensor | None = None,
+) -> torch.Tensor:
     """KL( N(mu, diag exp(logvar)) || N(mu_p, diag exp(logvar_p)) ) in closed form -> ``(B,)``.
 
     With ``mu_p``/``logvar_p`` omitted the second Gaussian is the prior N(0, I), the KL term of
@@ -85,4 +91,6 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor | Non
     check_tensor("mu_p", mu_p)
     check_tensor("logvar_p", logvar_p)
     mu_p, logvar_p = mu_p.expand_as(mu), logvar_p.expand_as(mu)
-    return 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p) ** 2) / logvar_p.exp() - 1.0).sum(dim=1)
+    return 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p) ** 2) / logvar_p.exp() - 1.0).sum(
+        dim=1
+    )

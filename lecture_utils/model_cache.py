@@ -10,6 +10,7 @@ same bit for bit wherever they were trained, and a notebook prints the same numb
 its models came from the cache or were just trained. (One thread also keeps a busy laptop
 responsive: two OpenMP threads that wait for each other can be many times slower.)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,7 +33,7 @@ from lecture_utils.models import VAE, Autoencoder
 from lecture_utils.training import fit_from_seed
 
 CACHE_ENV = "VAE_COURSE_CACHE"
-FORMAT = 1   # bump when the file layout or the training code changes meaning
+FORMAT = 1  # bump when the file layout or the training code changes meaning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,11 +72,13 @@ class Recipe:
 
 
 #: The models of notebook 07: a 2-D autoencoder and a 2-D VAE to compare, an 8-D VAE for sliders.
-COURSE_RECIPES: Mapping[str, Recipe] = MappingProxyType({
-    "ae2": Recipe("autoencoder", 2, epochs=8),
-    "vae2": Recipe("vae", 2, epochs=8),
-    "vae8": Recipe("vae", 8, epochs=5),
-})
+COURSE_RECIPES: Mapping[str, Recipe] = MappingProxyType(
+    {
+        "ae2": Recipe("autoencoder", 2, epochs=8),
+        "vae2": Recipe("vae", 2, epochs=8),
+        "vae8": Recipe("vae", 8, epochs=5),
+    }
+)
 
 
 def cache_dir() -> Path:
@@ -103,6 +106,7 @@ def train(recipe: Recipe) -> nn.Module:
 def _train(recipe: Recipe) -> nn.Module:
     images, _ = load_mnist("train")
     if recipe.kind == "autoencoder":
+
         def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return l2_loss(m(batch[0]), batch[0])
     else:
@@ -110,8 +114,16 @@ def _train(recipe: Recipe) -> nn.Module:
 
         def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -m.elbo(batch[0], noise).mean()
-    model, _ = fit_from_seed(recipe.build, images, loss_fn, recipe.epochs, lr=recipe.lr,
-                             batch_size=recipe.batch_size, seed=recipe.seed)
+
+    model, _ = fit_from_seed(
+        recipe.build,
+        images,
+        loss_fn,
+        recipe.epochs,
+        lr=recipe.lr,
+        batch_size=recipe.batch_size,
+        seed=recipe.seed,
+    )
     return model.eval()
 
 
@@ -133,9 +145,15 @@ def _save(path: Path, recipe: Recipe, model: nn.Module) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
     os.close(fd)
     try:
-        torch.save({"key": recipe.key(), "recipe": dataclasses.asdict(recipe),
-                    "state_dict": model.state_dict()}, tmp)
-        os.replace(tmp, path)   # atomic: a reader never sees half a file
+        torch.save(
+            {
+                "key": recipe.key(),
+                "recipe": dataclasses.asdict(recipe),
+                "state_dict": model.state_dict(),
+            },
+            tmp,
+        )
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -149,9 +167,12 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def load_or_train(name: str, recipe: Recipe | None = None,
-                  directory: str | os.PathLike | None = None,
-                  log: Callable[[str], None] | None = print) -> nn.Module:
+def load_or_train(
+    name: str,
+    recipe: Recipe | None = None,
+    directory: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = print,
+) -> nn.Module:
     """The trained model ``name`` (a key of ``COURSE_RECIPES``, or any name with ``recipe``).
 
     Loads ``<cache dir>/<name>-<hash>.pt`` when it is there and sound; otherwise trains the
@@ -160,8 +181,10 @@ def load_or_train(name: str, recipe: Recipe | None = None,
     """
     if recipe is None:
         if name not in COURSE_RECIPES:
-            raise KeyError(f"no course recipe named {name!r}; choose one of "
-                           f"{', '.join(COURSE_RECIPES)} or pass recipe=Recipe(...)")
+            raise KeyError(
+                f"no course recipe named {name!r}; choose one of "
+                f"{', '.join(COURSE_RECIPES)} or pass recipe=Recipe(...)"
+            )
         recipe = COURSE_RECIPES[name]
     say = log or (lambda _msg: None)
     path = cache_path(name, recipe, directory)
@@ -169,8 +192,10 @@ def load_or_train(name: str, recipe: Recipe | None = None,
         try:
             model = _load(path, recipe)
         except Exception as err:  # noqa: BLE001 - any unreadable file means: train again
-            say(f"{name}: cached weights {_shown(path)} are unusable ({type(err).__name__}: "
-                f"{str(err)[:120]}); retraining")
+            say(
+                f"{name}: cached weights {_shown(path)} are unusable ({type(err).__name__}: "
+                f"{str(err)[:120]}); retraining"
+            )
         else:
             say(f"{name}: loaded from {_shown(path)}")
             return model

@@ -3,6 +3,7 @@
 All are multilayer perceptrons on flattened images; sizes are constructor arguments and
 the image shape defaults to MNIST's ``(1, 28, 28)``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,9 +46,16 @@ class _ImageModel(nn.Module):
     def _flat(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """``(B, *input_shape)`` or ``(B, input_dim)`` -> ``(B, input_dim)``."""
         check_tensor(name, x, ndim=(2, 1 + len(self.input_shape)))
-        if x.ndim == 2 and x.shape[1] != self.input_dim or x.ndim > 2 and tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.input_shape))}) "
-                             f"or (B, {self.input_dim}), got {tuple(x.shape)}")
+        if (
+            x.ndim == 2
+            and x.shape[1] != self.input_dim
+            or x.ndim > 2
+            and tuple(x.shape[1:]) != self.input_shape
+        ):
+            raise ValueError(
+                f"{name} must have shape (B, {', '.join(map(str, self.input_shape))}) "
+                f"or (B, {self.input_dim}), got {tuple(x.shape)}"
+            )
         return x.reshape(len(x), -1)
 
     def _check_z(self, z: torch.Tensor, latent_dim: int) -> None:
@@ -66,9 +74,14 @@ class Autoencoder(_ImageModel):
         output: ``"sigmoid"`` (pixels in (0, 1)) or ``"linear"``.
     """
 
-    def __init__(self, latent_dim: int, hidden_dims: Sequence[int] = (256,),
-                 input_shape: Sequence[int] = (1, 28, 28), activation: str = "relu",
-                 output: str = "sigmoid") -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden_dims: Sequence[int] = (256,),
+        input_shape: Sequence[int] = (1, 28, 28),
+        activation: str = "relu",
+        output: str = "sigmoid",
+    ) -> None:
         super().__init__(input_shape)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
         self.output = check_choice("output", output, ("sigmoid", "linear"))
@@ -105,24 +118,36 @@ class EncoderClassifier(nn.Module):
         freeze_encoder: train only the head (a *linear probe*).
     """
 
-    def __init__(self, encoder: nn.Module, feature_dim: int, n_classes: int = 10,
-                 freeze_encoder: bool = False) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        feature_dim: int,
+        n_classes: int = 10,
+        freeze_encoder: bool = False,
+    ) -> None:
         super().__init__()
         if not isinstance(encoder, nn.Module):
             raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
         self.encoder = copy.deepcopy(encoder)
-        self.head = nn.Linear(check_positive_int("feature_dim", feature_dim),
-                              check_positive_int("n_classes", n_classes))
+        self.head = nn.Linear(
+            check_positive_int("feature_dim", feature_dim),
+            check_positive_int("n_classes", n_classes),
+        )
         self.set_encoder_trainable(not freeze_encoder)
 
     @classmethod
-    def from_autoencoder(cls, autoencoder: Autoencoder, n_classes: int = 10,
-                         freeze_encoder: bool = False) -> EncoderClassifier:
+    def from_autoencoder(
+        cls, autoencoder: Autoencoder, n_classes: int = 10, freeze_encoder: bool = False
+    ) -> EncoderClassifier:
         """Start from a (pretrained) autoencoder's encoder; features are its codes z."""
         if not isinstance(autoencoder, Autoencoder):
             raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}")
-        return cls(nn.Sequential(nn.Flatten(), autoencoder.encoder), autoencoder.latent_dim,
-                   n_classes, freeze_encoder)
+        return cls(
+            nn.Sequential(nn.Flatten(), autoencoder.encoder),
+            autoencoder.latent_dim,
+            n_classes,
+            freeze_encoder,
+        )
 
     def set_encoder_trainable(self, trainable: bool) -> None:
         """Freeze (``False``) or unfreeze (``True``) every encoder parameter."""
@@ -155,9 +180,16 @@ class VAE(_ImageModel):
         learn_sigma: learn one shared ``log sigma`` instead of fixing it.
     """
 
-    def __init__(self, latent_dim: int, hidden_dims: Sequence[int] = (400,),
-                 likelihood: str = "bernoulli", input_shape: Sequence[int] = (1, 28, 28),
-                 activation: str = "relu", sigma: float = 0.1, learn_sigma: bool = False) -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden_dims: Sequence[int] = (400,),
+        likelihood: str = "bernoulli",
+        input_shape: Sequence[int] = (1, 28, 28),
+        activation: str = "relu",
+        sigma: float = 0.1,
+        learn_sigma: bool = False,
+    ) -> None:
         super().__init__(input_shape)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
         self.likelihood = check_choice("likelihood", likelihood, ("bernoulli", "gaussian"))
@@ -178,8 +210,9 @@ class VAE(_ImageModel):
         return mu, logvar
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through."""
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         return mu + torch.exp(0.5 * logvar) * eps
@@ -203,14 +236,16 @@ class VAE(_ImageModel):
             return bernoulli_log_likelihood(out, x)
         return gaussian_log_likelihood(torch.sigmoid(out), x, 2.0 * self.log_sigma)
 
-    def forward(self, x: torch.Tensor,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> ``(x_mean, mu, logvar)``: the decoded mean of one sample z ~ q(z|x)."""
         mu, logvar = self.encode(x)
         return self.decode(self.reparameterize(mu, logvar, generator)), mu, logvar
 
-    def elbo_terms(self, x: torch.Tensor,
-                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def elbo_terms(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample ``(reconstruction, kl)``, each ``(B,)`` in nats:
         E_q[log p(x|z)] estimated with one z, and KL(q(z|x) || p(z)) in closed form."""
         mu, logvar = self.encode(x)

@@ -7,6 +7,7 @@ subspace as the top principal components (Baldi and Hornik, 1989).
 Conventions: data ``x`` is ``(N, D)`` or ``(N, 1, H, W)`` (flattened to ``(N, D)``); a subspace
 of R^D is given by a ``(D, K)`` matrix whose columns span it.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,21 +80,28 @@ def fit_pca(x: torch.Tensor, n_components: int) -> PCA:
     mean = xd.mean(dim=0)
     _, s, vt = torch.linalg.svd(xd - mean, full_matrices=False)
     variances = s**2 / n
-    return PCA(mean=mean.to(x.dtype), components=vt[:n_components].to(x.dtype),
-               variances=variances[:n_components].to(x.dtype),
-               total_variance=float(variances.sum()))
+    return PCA(
+        mean=mean.to(x.dtype),
+        components=vt[:n_components].to(x.dtype),
+        variances=variances[:n_components].to(x.dtype),
+        total_variance=float(variances.sum()),
+    )
 
 
 def _orthonormal_basis(name: str, a: torch.Tensor) -> torch.Tensor:
     check_tensor(name, a, ndim=2)
     if a.shape[1] > a.shape[0]:
-        raise ValueError(f"{name} must be (D, K) with K <= D (columns span the subspace), "
-                         f"got {tuple(a.shape)}; pass components.T for row-wise directions")
+        raise ValueError(
+            f"{name} must be (D, K) with K <= D (columns span the subspace), "
+            f"got {tuple(a.shape)}; pass components.T for row-wise directions"
+        )
     q, r = torch.linalg.qr(a.double())
     diag = r.diagonal().abs()
     if float(diag.min()) <= 1e-10 * max(float(diag.max()), 1e-300):
-        raise ValueError(f"the columns of {name} are linearly dependent: they do not span a "
-                         f"{a.shape[1]}-dimensional subspace")
+        raise ValueError(
+            f"the columns of {name} are linearly dependent: they do not span a "
+            f"{a.shape[1]}-dimensional subspace"
+        )
     return q
 
 
@@ -107,14 +115,21 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     qa, qb = _orthonormal_basis("a", a), _orthonormal_basis("b", b)
     if qa.shape[0] != qb.shape[0]:
-        raise ValueError(f"a and b must live in the same space, got {qa.shape[0]} and "
-                         f"{qb.shape[0]} rows")
+        raise ValueError(
+            f"a and b must live in the same space, got {qa.shape[0]} and {qb.shape[0]} rows"
+        )
     cosines = torch.linalg.svdvals(qa.T @ qb).clamp(0.0, 1.0)
     return torch.arccos(cosines).to(a.dtype)
 
 
-def fit_linear_autoencoder(x: torch.Tensor, latent_dim: int, epochs: int = 20,
-                           lr: float = 3e-3, batch_size: int = 128, seed: int = 0) -> Autoencoder:
+def fit_linear_autoencoder(
+    x: torch.Tensor,
+    latent_dim: int,
+    epochs: int = 20,
+    lr: float = 3e-3,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> Autoencoder:
     """Train a linear autoencoder ``x_hat = W_d (W_e x + b_e) + b_d`` with the mean L2 loss.
 
     ``x`` is ``(N, 1, H, W)`` or ``(N, D)``. The model is ``Autoencoder(latent_dim,
@@ -126,18 +141,26 @@ def fit_linear_autoencoder(x: torch.Tensor, latent_dim: int, epochs: int = 20,
     check_positive_int("latent_dim", latent_dim)
     shape = tuple(x.shape[1:])
     model, _ = fit_from_seed(
-        lambda: Autoencoder(latent_dim, hidden_dims=(), input_shape=shape, activation="identity",
-                            output="linear"),
-        x, lambda m, batch: l2_loss(m(batch[0]), batch[0]), epochs, lr=lr, batch_size=batch_size,
-        seed=seed)
+        lambda: Autoencoder(
+            latent_dim, hidden_dims=(), input_shape=shape, activation="identity", output="linear"
+        ),
+        x,
+        lambda m, batch: l2_loss(m(batch[0]), batch[0]),
+        epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+    )
     return model
 
 
 def decoder_subspace(model: Autoencoder) -> torch.Tensor:
     """The ``(D, K)`` matrix whose columns span a linear autoencoder's reconstructions."""
     if not isinstance(model, Autoencoder) or len(model.decoder) != 1:
-        raise TypeError("decoder_subspace needs a linear Autoencoder (hidden_dims=(), "
-                        "activation='identity'), as made by fit_linear_autoencoder")
+        raise TypeError(
+            "decoder_subspace needs a linear Autoencoder (hidden_dims=(), "
+            "activation='identity'), as made by fit_linear_autoencoder"
+        )
     return model.decoder[0].weight.detach()
 
 

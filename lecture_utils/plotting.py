@@ -4,6 +4,7 @@ Every helper returns the ``matplotlib.figure.Figure`` it draws on; in a notebook
 cell with ``plt.show()``. Sizes stay modest; digits use the ``gray`` colour map and labels
 the colour-blind-safe ``viridis``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,8 +16,14 @@ from matplotlib.figure import Figure
 
 from lecture_utils._validate import check_tensor
 
-COURSE_RC = {"figure.dpi": 80, "savefig.dpi": 80, "figure.figsize": (6.0, 3.0),
-             "axes.titlesize": 10, "axes.labelsize": 9, "image.cmap": "gray"}
+COURSE_RC = {
+    "figure.dpi": 80,
+    "savefig.dpi": 80,
+    "figure.figsize": (6.0, 3.0),
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "image.cmap": "gray",
+}
 
 
 def use_course_style() -> None:
@@ -48,12 +55,17 @@ def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 1) -> np.ndarray:
     grid = np.ones((rows * (h + pad) - pad, ncol * (w + pad) - pad), dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, ncol)
-        grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = x[i]
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = x[i]
     return grid
 
 
-def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None,
-                ax: plt.Axes | None = None, figsize: tuple[float, float] | None = None) -> Figure:
+def show_images(
+    images: torch.Tensor,
+    nrow: int = 8,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     """Show a batch of digits as one grid."""
     grid = image_grid(images, nrow)
     if ax is None:
@@ -66,10 +78,14 @@ def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None,
     return ax.figure
 
 
-def show_reconstructions(originals: torch.Tensor, reconstructions: torch.Tensor, n: int = 10,
-                         title: str | None = None) -> Figure:
+def show_reconstructions(
+    originals: torch.Tensor, reconstructions: torch.Tensor, n: int = 10, title: str | None = None
+) -> Figure:
     """Originals (top row) above their reconstructions (bottom row)."""
-    a, b = _as_images(originals, "originals")[:n], _as_images(reconstructions, "reconstructions")[:n]
+    a, b = (
+        _as_images(originals, "originals")[:n],
+        _as_images(reconstructions, "reconstructions")[:n],
+    )
     if a.shape != b.shape:
         raise ValueError(f"originals {a.shape} and reconstructions {b.shape} differ in shape")
     fig, axes = plt.subplots(2, 1, figsize=(min(8.0, 0.8 * len(a)), 1.9))
@@ -83,24 +99,31 @@ def show_reconstructions(originals: torch.Tensor, reconstructions: torch.Tensor,
     return fig
 
 
-def plot_latent_scatter(z: torch.Tensor, labels: torch.Tensor, title: str = "latent codes",
-                        ax: plt.Axes | None = None) -> Figure:
+def plot_latent_scatter(
+    z: torch.Tensor, labels: torch.Tensor, title: str = "latent codes", ax: plt.Axes | None = None
+) -> Figure:
     """Scatter 2-D codes ``(N, 2)`` coloured by their digit label ``(N,)``."""
     check_tensor("z", z, shape=(None, 2))
     if labels.shape != (len(z),):
         raise ValueError(f"labels must have shape ({len(z)},), got {tuple(labels.shape)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.5))
-    pts = ax.scatter(z[:, 0].detach(), z[:, 1].detach(), c=labels, cmap="viridis", s=4,
-                     vmin=-0.5, vmax=9.5)
+    pts = ax.scatter(
+        z[:, 0].detach(), z[:, 1].detach(), c=labels, cmap="viridis", s=4, vmin=-0.5, vmax=9.5
+    )
     ax.figure.colorbar(pts, ax=ax, ticks=range(10), label="digit")
     ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
     return ax.figure
 
 
-def plot_history(history: dict[str, list[float]], keys: Sequence[str] | None = None,
-                 ylabel: str = "loss", title: str | None = None, logy: bool = False,
-                 ax: plt.Axes | None = None) -> Figure:
+def plot_history(
+    history: dict[str, list[float]],
+    keys: Sequence[str] | None = None,
+    ylabel: str = "loss",
+    title: str | None = None,
+    logy: bool = False,
+    ax: plt.Axes | None = None,
+) -> Figure:
     """Curves of ``history[key]`` against the epoch, for each key (default: all)."""
     keys = list(history) if keys is None else list(keys)
     missing = [k for k in keys if k not in history]
@@ -117,8 +140,9 @@ def plot_history(history: dict[str, list[float]], keys: Sequence[str] | None = N
     return ax.figure
 
 
-def show_image_rows(rows: dict[str, torch.Tensor], n: int = 10, title: str | None = None,
-                    width: float = 8.0) -> Figure:
+def show_image_rows(
+    rows: dict[str, torch.Tensor], n: int = 10, title: str | None = None, width: float = 8.0
+) -> Figure:
     """One labelled row of digits per entry of ``rows`` (notebooks 01 and 02).
 
     ``rows`` maps a label (shown at the left) to images ``(N, 1, H, W)`` or ``(N, H*W)``; the
@@ -130,11 +154,17 @@ def show_image_rows(rows: dict[str, torch.Tensor], n: int = 10, title: str | Non
     arrays = {label: _as_images(images, f"rows[{label!r}]")[:n] for label, images in rows.items()}
     shapes = {a.shape for a in arrays.values()}
     if len(shapes) != 1:
-        raise ValueError(f"every row needs the same number and size of images, got "
-                         f"{ {label: a.shape for label, a in arrays.items()} }")
+        raise ValueError(
+            f"every row needs the same number and size of images, got "
+            f"{ {label: a.shape for label, a in arrays.items()} }"
+        )
     count = next(iter(shapes))[0]
-    fig, axes = plt.subplots(len(arrays), 1, squeeze=False,
-                             figsize=(width, min(8.0, 0.3 + 0.95 * width / max(count, 1) * len(arrays))))
+    fig, axes = plt.subplots(
+        len(arrays),
+        1,
+        squeeze=False,
+        figsize=(width, min(8.0, 0.3 + 0.95 * width / max(count, 1) * len(arrays))),
+    )
     for ax, (label, images) in zip(axes[:, 0], arrays.items()):
         show_images(torch.from_numpy(images), nrow=count, ax=ax)
         ax.set_axis_on()

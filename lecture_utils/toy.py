@@ -13,6 +13,7 @@
 Shapes: ``x`` is ``(B, D)``; ``z`` is ``(..., K)`` and broadcasts against ``x``, so ``z`` of
 shape ``(S, B, K)`` gives ``(S, B)`` results (S samples per example).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,12 +35,12 @@ def _log_normal(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor | float) 
 
 def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) summed over the last dimension: ``(..., K) -> (...)``."""
-    return -0.5 * (LOG_2PI + z ** 2).sum(dim=-1)
+    return -0.5 * (LOG_2PI + z**2).sum(dim=-1)
 
 
 def _default_curve(z: torch.Tensor) -> torch.Tensor:
     """A parabola in the plane: ``(..., 1) -> (..., 2)``."""
-    return torch.cat([z ** 2 - 1.0, 0.5 * z], dim=-1)
+    return torch.cat([z**2 - 1.0, 0.5 * z], dim=-1)
 
 
 class OneDimLatentModel:
@@ -54,9 +55,14 @@ class OneDimLatentModel:
 
     latent_dim = 1
 
-    def __init__(self, curve: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 sigma: float = 0.3, z_range: tuple[float, float] = (-7.0, 7.0),
-                 n_grid: int = 2801, dtype: torch.dtype = torch.float64) -> None:
+    def __init__(
+        self,
+        curve: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        sigma: float = 0.3,
+        z_range: tuple[float, float] = (-7.0, 7.0),
+        n_grid: int = 2801,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
         if not sigma > 0:
             raise ValueError(f"sigma must be > 0, got {sigma!r}")
         if not z_range[0] < z_range[1]:
@@ -78,7 +84,9 @@ class OneDimLatentModel:
             raise ValueError(f"z must have a last dimension of size 1, got shape {tuple(z.shape)}")
         return self.curve(z)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Ancestral sampling: z ~ p(z), then x ~ p(x|z) -> ``(x (n, D), z (n, 1))``."""
         z = torch.randn(check_positive_int("n", n), 1, generator=generator, dtype=self.dtype)
         mean = self.mean(z)
@@ -91,20 +99,25 @@ class OneDimLatentModel:
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z), broadcasting ``(B, D)`` against ``(..., B, 1)`` -> ``(..., B)``."""
         check_tensor("x", x, shape=(None, self.data_dim))
-        return _log_normal(x, self.mean(z), self.sigma ** 2)
+        return _log_normal(x, self.mean(z), self.sigma**2)
 
     def log_joint_grid(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x, z) at every grid point z -> ``(B, G)``."""
-        z = self.z_grid[:, None, None]                                   # (G, 1, 1)
-        return (self.log_likelihood(x, z) + self.log_prior(z)).T         # (B, G)
+        z = self.z_grid[:, None, None]  # (G, 1, 1)
+        return (self.log_likelihood(x, z) + self.log_prior(z)).T  # (B, G)
 
     def log_marginal(self, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
         """log p(x) = log of the integral of p(x|z) p(z) dz, by the trapezoid rule -> ``(B,)``.
 
-        Works through ``x`` in chunks of ``chunk`` rows, so that a whole grid of x fits in memory."""
+        Works through ``x`` in chunks of ``chunk`` rows, so that a whole grid of x fits in
+        memory."""
         check_tensor("x", x, shape=(None, self.data_dim))
-        return torch.cat([torch.logsumexp(self.log_joint_grid(part) + self._log_quad_w, dim=1)
-                          for part in x.split(check_positive_int("chunk", chunk))])
+        return torch.cat(
+            [
+                torch.logsumexp(self.log_joint_grid(part) + self._log_quad_w, dim=1)
+                for part in x.split(check_positive_int("chunk", chunk))
+            ]
+        )
 
     def posterior(self, x: torch.Tensor) -> torch.Tensor:
         """The density p(z|x) = p(x, z) / p(x) on ``z_grid`` -> ``(B, G)`` (integrates to 1)."""
@@ -131,11 +144,21 @@ class LinearGaussian(nn.Module):
         self.log_sigma = nn.Parameter(sigma.log())
 
     @classmethod
-    def random(cls, data_dim: int, latent_dim: int, sigma: float = 0.5,
-               generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64) -> LinearGaussian:
+    def random(
+        cls,
+        data_dim: int,
+        latent_dim: int,
+        sigma: float = 0.5,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> LinearGaussian:
         """W and b with standard-normal entries."""
-        W = torch.randn(check_positive_int("data_dim", data_dim), check_positive_int("latent_dim", latent_dim),
-                        generator=generator, dtype=dtype)
+        W = torch.randn(
+            check_positive_int("data_dim", data_dim),
+            check_positive_int("latent_dim", latent_dim),
+            generator=generator,
+            dtype=dtype,
+        )
         return cls(W, torch.randn(data_dim, generator=generator, dtype=dtype), sigma)
 
     @property
@@ -157,9 +180,13 @@ class LinearGaussian(nn.Module):
         return check_tensor("x", x, shape=(None, self.data_dim))
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """z ~ p(z), x ~ p(x|z) -> ``(x (n, D), z (n, K))``, data without gradients."""
-        z = torch.randn(check_positive_int("n", n), self.latent_dim, generator=generator, dtype=self.W.dtype)
+        z = torch.randn(
+            check_positive_int("n", n), self.latent_dim, generator=generator, dtype=self.W.dtype
+        )
         noise = torch.randn(n, self.data_dim, generator=generator, dtype=self.W.dtype)
         return self.mean(z) + self.sigma2.sqrt() * noise, z
 
@@ -167,7 +194,9 @@ class LinearGaussian(nn.Module):
         """W z + b: ``(..., K) -> (..., D)``."""
         check_tensor("z", z)
         if z.ndim == 0 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"z must end in the latent size {self.latent_dim}, got shape {tuple(z.shape)}")
+            raise ValueError(
+                f"z must end in the latent size {self.latent_dim}, got shape {tuple(z.shape)}"
+            )
         return z @ self.W.T + self.b
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
@@ -190,63 +219,99 @@ class LinearGaussian(nn.Module):
         """Exact log p(x) = log N(x; b, W W^T + sigma^2 I) -> ``(B,)`` (via a Cholesky factor)."""
         L = torch.linalg.cholesky(self.marginal_cov())
         r = torch.linalg.solve_triangular(L, (self._check_x(x) - self.b).T, upper=False)  # (D, B)
-        return -0.5 * (self.data_dim * LOG_2PI + 2 * L.diagonal().log().sum() + (r ** 2).sum(0))
+        return -0.5 * (self.data_dim * LOG_2PI + 2 * L.diagonal().log().sum() + (r**2).sum(0))
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact p(z|x) = N(mean, cov) -> ``(mean (B, K), cov (K, K))`` (cov is the same for all x)."""
+        """Exact p(z|x) = N(mean, cov) -> ``(mean (B, K), cov (K, K))``; cov is the same for
+        all x."""
         M = self.W.T @ self.W + self.sigma2 * self._eye(self.latent_dim)
         mean = torch.linalg.solve(M, self.W.T @ (self._check_x(x) - self.b).T).T
         return mean, self.sigma2 * torch.linalg.inv(M)
 
-    def _q_cov(self, q_mean: torch.Tensor, q_logvar: torch.Tensor | None,
-               q_cov: torch.Tensor | None) -> torch.Tensor:
+    def _q_cov(
+        self, q_mean: torch.Tensor, q_logvar: torch.Tensor | None, q_cov: torch.Tensor | None
+    ) -> torch.Tensor:
         """The covariance of q as ``(B, K, K)``, from exactly one of ``q_logvar`` or ``q_cov``."""
         check_tensor("q_mean", q_mean, shape=(None, self.latent_dim))
         if (q_logvar is None) == (q_cov is None):
-            raise ValueError("give q's variances as exactly one of q_logvar (B, K) (diagonal) or "
-                             "q_cov (K, K) or (B, K, K) (full)")
+            raise ValueError(
+                "give q's variances as exactly one of q_logvar (B, K) (diagonal) or "
+                "q_cov (K, K) or (B, K, K) (full)"
+            )
         if q_logvar is not None:
             check_tensor("q_logvar", q_logvar, shape=tuple(q_mean.shape))
             return torch.diag_embed(q_logvar.exp())
         check_tensor("q_cov", q_cov, ndim=(2, 3))
-        if q_cov.shape[-2:] != (self.latent_dim,) * 2 or q_cov.ndim == 3 and len(q_cov) != len(q_mean):
-            raise ValueError(f"q_cov must have shape ({self.latent_dim}, {self.latent_dim}) or "
-                             f"({len(q_mean)}, {self.latent_dim}, {self.latent_dim}), got {tuple(q_cov.shape)}")
+        if (
+            q_cov.shape[-2:] != (self.latent_dim,) * 2
+            or q_cov.ndim == 3
+            and len(q_cov) != len(q_mean)
+        ):
+            raise ValueError(
+                f"q_cov must have shape ({self.latent_dim}, {self.latent_dim}) or "
+                f"({len(q_mean)}, {self.latent_dim}, {self.latent_dim}), got {tuple(q_cov.shape)}"
+            )
         return q_cov.expand(len(q_mean), -1, -1)
 
-    def expected_log_likelihood(self, x: torch.Tensor, q_mean: torch.Tensor,
-                                q_logvar: torch.Tensor | None = None,
-                                q_cov: torch.Tensor | None = None) -> torch.Tensor:
+    def expected_log_likelihood(
+        self,
+        x: torch.Tensor,
+        q_mean: torch.Tensor,
+        q_logvar: torch.Tensor | None = None,
+        q_cov: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """E_{z~q}[log p(x|z)] in closed form -> ``(B,)``, for q = N(q_mean, S):
         -D/2 log(2 pi sigma^2) - (||x - b - W m||^2 + tr(W S W^T)) / (2 sigma^2)."""
         S = self._q_cov(q_mean, q_logvar, q_cov)
         r = self._check_x(x) - self.mean(q_mean)
         trace = torch.einsum("dk,bkl,dl->b", self.W, S, self.W)
-        return -0.5 * (self.data_dim * (LOG_2PI + self.sigma2.log()) + ((r ** 2).sum(1) + trace) / self.sigma2)
+        return -0.5 * (
+            self.data_dim * (LOG_2PI + self.sigma2.log()) + ((r**2).sum(1) + trace) / self.sigma2
+        )
 
-    def kl_to_prior(self, q_mean: torch.Tensor, q_logvar: torch.Tensor | None = None,
-                    q_cov: torch.Tensor | None = None) -> torch.Tensor:
+    def kl_to_prior(
+        self,
+        q_mean: torch.Tensor,
+        q_logvar: torch.Tensor | None = None,
+        q_cov: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """KL(q || N(0, I)) in closed form -> ``(B,)``: (tr S + ||m||^2 - K - log det S) / 2."""
         S = self._q_cov(q_mean, q_logvar, q_cov)
         if q_logvar is not None:
             return gaussian_kl(q_mean, q_logvar)
         trace = S.diagonal(dim1=-2, dim2=-1).sum(-1)
-        return 0.5 * (trace + (q_mean ** 2).sum(1) - self.latent_dim - torch.logdet(S))
+        return 0.5 * (trace + (q_mean**2).sum(1) - self.latent_dim - torch.logdet(S))
 
-    def elbo(self, x: torch.Tensor, q_mean: torch.Tensor, q_logvar: torch.Tensor | None = None,
-             q_cov: torch.Tensor | None = None) -> torch.Tensor:
+    def elbo(
+        self,
+        x: torch.Tensor,
+        q_mean: torch.Tensor,
+        q_logvar: torch.Tensor | None = None,
+        q_cov: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Exact ELBO = E_q[log p(x|z)] - KL(q || p(z)) -> ``(B,)`` for a Gaussian q(z|x) with a
         diagonal (``q_logvar``) or full (``q_cov``) covariance."""
-        return (self.expected_log_likelihood(x, q_mean, q_logvar, q_cov)
-                - self.kl_to_prior(q_mean, q_logvar, q_cov))
+        return self.expected_log_likelihood(x, q_mean, q_logvar, q_cov) - self.kl_to_prior(
+            q_mean, q_logvar, q_cov
+        )
 
-    def elbo_mc(self, x: torch.Tensor, q_mean: torch.Tensor, q_logvar: torch.Tensor, n_samples: int,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+    def elbo_mc(
+        self,
+        x: torch.Tensor,
+        q_mean: torch.Tensor,
+        q_logvar: torch.Tensor,
+        n_samples: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Monte Carlo ELBO, the mean of log p(x, z_s) - log q(z_s|x) over z_s ~ q -> ``(B,)``."""
         self._q_cov(q_mean, q_logvar, None)
-        eps = torch.randn(check_positive_int("n_samples", n_samples), *q_mean.shape,
-                          generator=generator, dtype=q_mean.dtype)
-        z = q_mean + (0.5 * q_logvar).exp() * eps                       # (S, B, K)
+        eps = torch.randn(
+            check_positive_int("n_samples", n_samples),
+            *q_mean.shape,
+            generator=generator,
+            dtype=q_mean.dtype,
+        )
+        z = q_mean + (0.5 * q_logvar).exp() * eps  # (S, B, K)
         return (self.log_joint(x, z) - _log_normal(z, q_mean, q_logvar.exp())).mean(0)
 
 
@@ -267,11 +332,13 @@ def ppca_ml(x: torch.Tensor, latent_dim: int) -> PPCAFit:
     n, d = x.shape
     check_positive_int("latent_dim", latent_dim)
     if not latent_dim < d or n < 2:
-        raise ValueError(f"need latent_dim < D and at least 2 points, got latent_dim={latent_dim}, "
-                         f"x of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"need latent_dim < D and at least 2 points, got latent_dim={latent_dim}, "
+            f"x of shape {tuple(x.shape)}"
+        )
     b = x.mean(0)
     evals, evecs = torch.linalg.eigh((x - b).T @ (x - b) / n)
-    evals, evecs = evals.flip(0), evecs.flip(1)                          # largest first
+    evals, evecs = evals.flip(0), evecs.flip(1)  # largest first
     sigma2 = evals[latent_dim:].mean()
     W = evecs[:, :latent_dim] * (evals[:latent_dim] - sigma2).clamp_min(0).sqrt()
     return PPCAFit(W, b, sigma2)

@@ -5,12 +5,12 @@
 with a ``"loss"`` entry plus any other scalar terms to record (for example the ELBO's
 reconstruction and KL terms). The history holds each term's per-example average per epoch.
 """
+
 from __future__ import annotations
 
 import copy
 import math
 from collections.abc import Callable
-from typing import Union
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from lecture_utils._validate import check_positive_int
 from lecture_utils.data import make_loaders
 
-LossOutput = Union[torch.Tensor, dict[str, torch.Tensor]]
+LossOutput = torch.Tensor | dict[str, torch.Tensor]
 LossFn = Callable[[nn.Module, tuple[torch.Tensor, ...]], LossOutput]
 
 
@@ -30,11 +30,14 @@ def _as_terms(out: LossOutput) -> dict[str, torch.Tensor]:
         raise ValueError(f"loss_fn returned a dict without a 'loss' entry (keys: {list(terms)})")
     loss = terms["loss"]
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-        raise ValueError("loss_fn must return a scalar tensor (reduce over the batch with .mean() "
-                         f"or .sum()), got {getattr(loss, 'shape', type(loss))}")
+        raise ValueError(
+            "loss_fn must return a scalar tensor (reduce over the batch with .mean() "
+            f"or .sum()), got {getattr(loss, 'shape', type(loss))}"
+        )
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"the loss became {loss.item()}; lower the learning rate or check "
-                                 "the model's inputs")
+        raise FloatingPointError(
+            f"the loss became {loss.item()}; lower the learning rate or check the model's inputs"
+        )
     return terms
 
 
@@ -52,12 +55,19 @@ def evaluate_loss(model: nn.Module, loss_fn: LossFn, loader: DataLoader) -> dict
     return {k: v / count for k, v in sums.items()}
 
 
-def fit(model: nn.Module, loss_fn: LossFn, train_loader: DataLoader, epochs: int,
-        lr: float = 1e-3, optimizer: torch.optim.Optimizer | None = None,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-        val_loader: DataLoader | None = None, keep_best: bool = False,
-        on_epoch_start: Callable[[int], None] | None = None,
-        quiet: bool = False) -> dict[str, list[float]]:
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    train_loader: DataLoader,
+    epochs: int,
+    lr: float = 1e-3,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    val_loader: DataLoader | None = None,
+    keep_best: bool = False,
+    on_epoch_start: Callable[[int], None] | None = None,
+    quiet: bool = False,
+) -> dict[str, list[float]]:
     """Train ``model`` and return its history.
 
     Args:
@@ -110,9 +120,15 @@ def fit(model: nn.Module, loss_fn: LossFn, train_loader: DataLoader, epochs: int
     return history
 
 
-def fit_from_seed(build: Callable[[], nn.Module], images: torch.Tensor, loss_fn: LossFn,
-                  epochs: int, lr: float = 1e-3, batch_size: int = 128,
-                  seed: int = 0) -> tuple[nn.Module, dict[str, list[float]]]:
+def fit_from_seed(
+    build: Callable[[], nn.Module],
+    images: torch.Tensor,
+    loss_fn: LossFn,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> tuple[nn.Module, dict[str, list[float]]]:
     """Build a model whose initial weights come from ``seed``, then :func:`fit` it quietly on
     ``images`` in batches shuffled by the same ``seed`` -> ``(model, history)``.
 

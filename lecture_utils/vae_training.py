@@ -21,6 +21,7 @@ The choices, each explained in notebook 06:
 - **early stopping without stopping**: after each epoch the negative ELBO on a validation
   slice of the *training* digits is measured, and the weights of the best epoch are kept.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -99,7 +100,9 @@ class Recipe:
         check_choice("binarize", self.binarize, BINARIZATIONS)
         check_choice("likelihood", self.likelihood, ("bernoulli", "gaussian"))
         if self.likelihood == "bernoulli" and self.binarize == "grey":
-            raise ValueError("a Bernoulli decoder needs binary pixels: use binarize='dynamic' or 'fixed'")
+            raise ValueError(
+                "a Bernoulli decoder needs binary pixels: use binarize='dynamic' or 'fixed'"
+            )
         if not (self.lr > 0 and self.beta >= 0 and 0 < self.final_lr_fraction <= 1):
             raise ValueError("lr must be > 0, beta >= 0 and final_lr_fraction in (0, 1]")
         for name in ("lr_warmup_epochs", "kl_warmup_epochs", "val_size", "seed"):
@@ -113,27 +116,47 @@ class Recipe:
     def fingerprint(self) -> str:
         """A hash of the recipe, the training code's version, torch's version and thread count:
         a cached model is reused only when all of them match."""
-        key = {**self.to_dict(), "code": TRAINING_CODE_VERSION, "torch": torch.__version__,
-               "threads": torch.get_num_threads()}
+        key = {
+            **self.to_dict(),
+            "code": TRAINING_CODE_VERSION,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     def make_model(self) -> VAE:
-        return VAE(self.latent_dim, self.hidden_dims, likelihood=self.likelihood,
-                   activation=self.activation, sigma=self.sigma)
+        return VAE(
+            self.latent_dim,
+            self.hidden_dims,
+            likelihood=self.likelihood,
+            activation=self.activation,
+            sigma=self.sigma,
+        )
 
 
 #: notebook 06's 20-D VAE (the benchmark's default); ELU, because on the validation slice it beats
-#: ReLU by 1.4 nats of ELBO at the same cost (``scripts/bench_vae.py --set activation=relu --no-test``)
+#: ReLU by 1.4 nats of ELBO at the same cost
+#: (``scripts/bench_vae.py --set activation=relu --no-test``)
 NOTEBOOK_RECIPE = Recipe(name="vae20", activation="elu")
 #: notebook 06's 2-D VAE, the one to look at (notebook 07 trains its own with model_cache)
-NOTEBOOK_RECIPE_2D = Recipe(name="vae2", latent_dim=2, hidden_dims=(256,), epochs=10,
-                            kl_warmup_epochs=0, val_size=0)
+NOTEBOOK_RECIPE_2D = Recipe(
+    name="vae2", latent_dim=2, hidden_dims=(256,), epochs=10, kl_warmup_epochs=0, val_size=0
+)
 #: the well-known tutorial VAE (pytorch/examples vae): 784-400-20, ReLU, Adam 1e-3, batch 128,
 #: summed BCE + closed-form KL, the fixed binarised digits, no schedule, no warm-up, last epoch;
 #: 65 of its epochs cost about the processor time of NOTEBOOK_RECIPE's 45 (equal training time)
-REFERENCE_RECIPE = Recipe(name="reference", hidden_dims=(400,), epochs=65, lr=1e-3,
-                          schedule="constant", lr_warmup_epochs=0, kl_warmup_epochs=0,
-                          binarize="fixed", val_size=0, init_output_bias=False)
+REFERENCE_RECIPE = Recipe(
+    name="reference",
+    hidden_dims=(400,),
+    epochs=65,
+    lr=1e-3,
+    schedule="constant",
+    lr_warmup_epochs=0,
+    kl_warmup_epochs=0,
+    binarize="fixed",
+    val_size=0,
+    init_output_bias=False,
+)
 
 
 # ----------------------------------------------------------------------------- the pieces
@@ -164,8 +187,9 @@ class BinarizedBatches:
     A small stand-in for a ``DataLoader`` (``len`` gives the batches per epoch).
     """
 
-    def __init__(self, images: torch.Tensor, batch_size: int, dynamic: bool,
-                 generator: torch.Generator) -> None:
+    def __init__(
+        self, images: torch.Tensor, batch_size: int, dynamic: bool, generator: torch.Generator
+    ) -> None:
         self.images = check_tensor("images", images, ndim=(2, 4), low=0.0, high=1.0)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.dynamic = dynamic
@@ -181,8 +205,9 @@ class BinarizedBatches:
             yield (dynamic_binarize(x, self.generator) if self.dynamic else x,)
 
 
-def make_vae_loaders(recipe: Recipe, generator: torch.Generator
-                     ) -> tuple[BinarizedBatches, BinarizedBatches | None]:
+def make_vae_loaders(
+    recipe: Recipe, generator: torch.Generator
+) -> tuple[BinarizedBatches, BinarizedBatches | None]:
     """``(train_batches, val_batches)`` from the 8,000 embedded training digits.
 
     The validation slice (``recipe.val_size`` digits, a seeded random pick, never test digits)
@@ -193,24 +218,31 @@ def make_vae_loaders(recipe: Recipe, generator: torch.Generator
     if not recipe.val_size < len(grey):
         raise ValueError(f"val_size must be < {len(grey)}, got {recipe.val_size}")
     perm = torch.randperm(len(grey), generator=torch.Generator().manual_seed(recipe.seed))
-    val_idx, train_idx = perm[:recipe.val_size], perm[recipe.val_size:]
+    val_idx, train_idx = perm[: recipe.val_size], perm[recipe.val_size :]
     source = fixed if recipe.binarize == "fixed" else grey
-    train = BinarizedBatches(source[train_idx], recipe.batch_size,
-                             recipe.binarize == "dynamic", generator)
+    train = BinarizedBatches(
+        source[train_idx], recipe.batch_size, recipe.binarize == "dynamic", generator
+    )
     if not recipe.val_size:
         return train, None
     val_source = grey if recipe.binarize == "grey" else fixed
     return train, BinarizedBatches(val_source[val_idx], 500, False, generator)
 
 
-def vae_loss(model: VAE, batch: tuple[torch.Tensor, ...], kl_w: float = 1.0) -> dict[str, torch.Tensor]:
+def vae_loss(
+    model: VAE, batch: tuple[torch.Tensor, ...], kl_w: float = 1.0
+) -> dict[str, torch.Tensor]:
     """The training loss ``mean(-(recon - kl_w * KL))`` and the terms to record: ``neg_elbo``
     (the true negative ELBO), ``recon`` (-E_q log p(x|z)) and ``kl``, per-example means in nats.
     In eval mode (validation) the weight is 1, so that the best epoch is the best ELBO."""
     recon, kl = model.elbo_terms(batch[0])
     w = kl_w if model.training else 1.0
-    return {"loss": (-recon + w * kl).mean(), "neg_elbo": (kl - recon).mean().detach(),
-            "recon": -recon.mean().detach(), "kl": kl.mean().detach()}
+    return {
+        "loss": (-recon + w * kl).mean(),
+        "neg_elbo": (kl - recon).mean().detach(),
+        "recon": -recon.mean().detach(),
+        "kl": kl.mean().detach(),
+    }
 
 
 def init_output_bias(model: VAE, images: torch.Tensor) -> None:
@@ -245,8 +277,13 @@ def train_vae(recipe: Recipe, quiet: bool = True) -> tuple[VAE, dict[str, list[f
             init_output_bias(model, train.images)
         optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
         state = {"kl_w": 1.0}
-        log: dict[str, list[float]] = {"lr": [], "kl_weight": [], "steps": [], "seconds": [],
-                                       "cpu_seconds": []}
+        log: dict[str, list[float]] = {
+            "lr": [],
+            "kl_weight": [],
+            "steps": [],
+            "seconds": [],
+            "cpu_seconds": [],
+        }
         start = (time.perf_counter(), time.process_time())
 
         def clock(epoch: int) -> None:
@@ -261,15 +298,26 @@ def train_vae(recipe: Recipe, quiet: bool = True) -> tuple[VAE, dict[str, list[f
             log["lr"].append(lr)
             log["kl_weight"].append(state["kl_w"])
 
-        history = fit(model, lambda m, b: vae_loss(m, b, state["kl_w"]), train, recipe.epochs,
-                      optimizer=optimizer, val_loader=val, keep_best=val is not None,
-                      on_epoch_start=clock, quiet=quiet)
+        history = fit(
+            model,
+            lambda m, b: vae_loss(m, b, state["kl_w"]),
+            train,
+            recipe.epochs,
+            optimizer=optimizer,
+            val_loader=val,
+            keep_best=val is not None,
+            on_epoch_start=clock,
+            quiet=quiet,
+        )
         clock(recipe.epochs)
     log["lr"].pop()
     log["kl_weight"].pop()
     history.update(log)
-    best = (min(range(recipe.epochs), key=history["val_loss"].__getitem__) if val is not None
-            else recipe.epochs - 1)
+    best = (
+        min(range(recipe.epochs), key=history["val_loss"].__getitem__)
+        if val is not None
+        else recipe.epochs - 1
+    )
     history["best_epoch"] = [best + 1]
     return model.eval(), history
 
@@ -299,14 +347,22 @@ def _load_cached(path: Path, recipe: Recipe) -> tuple[VAE, dict[str, list[float]
             return None
         model = recipe.make_model()
         model.load_state_dict(saved["state_dict"])
-    except (OSError, RuntimeError, KeyError, AttributeError, ValueError, EOFError,
-            pickle.UnpicklingError):
+    except (
+        OSError,
+        RuntimeError,
+        KeyError,
+        AttributeError,
+        ValueError,
+        EOFError,
+        pickle.UnpicklingError,
+    ):
         return None
     return model.eval(), saved["history"]
 
 
-def train_vae_cached(recipe: Recipe, cache_dir: str | os.PathLike | None = None,
-                     quiet: bool = True) -> tuple[VAE, dict[str, list[float]]]:
+def train_vae_cached(
+    recipe: Recipe, cache_dir: str | os.PathLike | None = None, quiet: bool = True
+) -> tuple[VAE, dict[str, list[float]]]:
     """Like :func:`train_vae`, but load the model and history from the cache when a file with
     the same recipe fingerprint is there, and save them after training otherwise.
 
@@ -321,7 +377,14 @@ def train_vae_cached(recipe: Recipe, cache_dir: str | os.PathLike | None = None,
     model, history = train_vae(recipe, quiet=quiet)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.part")
-    torch.save({"fingerprint": recipe.fingerprint(), "recipe": recipe.to_dict(),
-                "state_dict": model.state_dict(), "history": history}, tmp)
+    torch.save(
+        {
+            "fingerprint": recipe.fingerprint(),
+            "recipe": recipe.to_dict(),
+            "state_dict": model.state_dict(),
+            "history": history,
+        },
+        tmp,
+    )
     tmp.replace(path)
     return model, history

@@ -16,20 +16,20 @@ Displayed in a notebook, an explorer sends both the live widget and that static 
 running kernel shows the widget, a rendered page (GitHub, nbviewer) the picture, and its text
 form is stable, so nbval compares it as it would any output.
 """
+
 from __future__ import annotations
 
 import base64
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
-from ipyevents import Event
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from ipyevents import Event
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
@@ -75,11 +75,15 @@ def figure_png(fig: Figure) -> bytes:
 
 def _check_model(model: nn.Module, latent_dim: int | None = None) -> nn.Module:
     if not (hasattr(model, "decode") and hasattr(model, "latent_dim")):
-        raise TypeError(f"model must be an Autoencoder or VAE (with decode and latent_dim), got "
-                        f"{type(model).__name__}")
+        raise TypeError(
+            f"model must be an Autoencoder or VAE (with decode and latent_dim), got "
+            f"{type(model).__name__}"
+        )
     if latent_dim is not None and model.latent_dim != latent_dim:
-        raise ValueError(f"this view needs a model with a {latent_dim}-D latent space, got "
-                         f"latent_dim={model.latent_dim}")
+        raise ValueError(
+            f"this view needs a model with a {latent_dim}-D latent space, got "
+            f"latent_dim={model.latent_dim}"
+        )
     return model.eval()
 
 
@@ -129,13 +133,23 @@ class _Explorer:
 
 
 # --------------------------------------------------------------------------- sliders
-def plot_traversal(model: nn.Module, z: torch.Tensor | None = None, dims: Sequence[int] | None = None,
-                   limit: float = 3.0, n: int = 9, title: str | None = None) -> Figure:
+def plot_traversal(
+    model: nn.Module,
+    z: torch.Tensor | None = None,
+    dims: Sequence[int] | None = None,
+    limit: float = 3.0,
+    n: int = 9,
+    title: str | None = None,
+) -> Figure:
     """Static version of the sliders: one row per dimension in ``dims``, decoding ``z`` with
     that coordinate swept over ``n`` values in ``[-limit, limit]`` (the others kept)."""
     model = _check_model(model)
     dims = list(range(min(model.latent_dim, 4))) if dims is None else list(dims)
-    z = torch.zeros(model.latent_dim) if z is None else check_tensor("z", z, shape=(model.latent_dim,))
+    z = (
+        torch.zeros(model.latent_dim)
+        if z is None
+        else check_tensor("z", z, shape=(model.latent_dim,))
+    )
     values = torch.linspace(-limit, limit, n)
     codes = z.repeat(len(dims), n, 1)
     for row, d in enumerate(dims):
@@ -143,7 +157,9 @@ def plot_traversal(model: nn.Module, z: torch.Tensor | None = None, dims: Sequen
     grid = image_grid(_decode(model, codes), nrow=n)
     fig, ax = plt.subplots(figsize=(min(8.0, 0.55 * n + 1.0), 0.55 * len(dims) + 0.6))
     ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_xticks([14 + 29 * i for i in range(n)], [f"{v:.1f}" for v in values.tolist()], fontsize=7)
+    ax.set_xticks(
+        [14 + 29 * i for i in range(n)], [f"{v:.1f}" for v in values.tolist()], fontsize=7
+    )
     ax.set_yticks([14 + 29 * r for r in range(len(dims))], [f"$z_{{{d + 1}}}$" for d in dims])
     ax.tick_params(length=0)
     ax.set_title(title or "each row sweeps one coordinate of z", fontsize=9)
@@ -162,9 +178,16 @@ class LatentSliders(_Explorer):
         scale: on-screen pixels per image pixel.
     """
 
-    def __init__(self, model: nn.Module, dims: Sequence[int] | None = None,
-                 z: torch.Tensor | None = None, limit: float = 3.0, step: float = 0.05,
-                 scale: int = 5, name: str = "model") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        dims: Sequence[int] | None = None,
+        z: torch.Tensor | None = None,
+        limit: float = 3.0,
+        step: float = 0.05,
+        scale: int = 5,
+        name: str = "model",
+    ) -> None:
         self.model = _check_model(model)
         k = model.latent_dim
         self.dims = list(range(min(k, 4))) if dims is None else list(dims)
@@ -172,9 +195,18 @@ class LatentSliders(_Explorer):
             raise ValueError(f"dims must be indices in [0, {k}), got {self.dims}")
         self.z = torch.zeros(k) if z is None else check_tensor("z", z, shape=(k,)).detach().clone()
         self.limit, self.scale, self.name = limit, check_positive_int("scale", scale), name
-        self.sliders = [widgets.FloatSlider(value=float(self.z[d]), min=-limit, max=limit, step=step,
-                                            description=f"z{d + 1}", readout_format=".2f",
-                                            continuous_update=True) for d in self.dims]
+        self.sliders = [
+            widgets.FloatSlider(
+                value=float(self.z[d]),
+                min=-limit,
+                max=limit,
+                step=step,
+                description=f"z{d + 1}",
+                readout_format=".2f",
+                continuous_update=True,
+            )
+            for d in self.dims
+        ]
         self.image = widgets.Image(format="png", width=28 * scale, height=28 * scale)
         self.readout = widgets.HTML()
         for d, slider in zip(self.dims, self.sliders):
@@ -192,45 +224,72 @@ class LatentSliders(_Explorer):
         self.readout.value = "z = (" + ", ".join(f"{v:.2f}" for v in self.z.tolist()) + ")"
 
     def figure(self) -> Figure:
-        return plot_traversal(self.model, self.z, self.dims, self.limit,
-                              title=f"{self.name}: each row sweeps one coordinate of z")
+        return plot_traversal(
+            self.model,
+            self.z,
+            self.dims,
+            self.limit,
+            title=f"{self.name}: each row sweeps one coordinate of z",
+        )
 
     def __repr__(self) -> str:
-        return (f"LatentSliders({self.name}, {self.model.latent_dim}-D, sliders for z"
-                f"{','.join(str(d + 1) for d in self.dims)})")
+        return (
+            f"LatentSliders({self.name}, {self.model.latent_dim}-D, sliders for z"
+            f"{','.join(str(d + 1) for d in self.dims)})"
+        )
 
 
 # --------------------------------------------------------------------------- interpolation
-def interpolation_images(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, steps: int = 9,
-                         path: str = "linear") -> torch.Tensor:
+def interpolation_images(
+    model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, steps: int = 9, path: str = "linear"
+) -> torch.Tensor:
     """Decodings ``(steps, 1, 28, 28)`` along the path from the code of ``x0`` to that of ``x1``
     (images ``(1, 28, 28)``; a VAE uses its posterior means)."""
     z = _encode(_check_model(model), torch.stack([x0, x1]))
     return _path_images(model, z[0], z[1], steps, path)
 
 
-def _path_images(model: nn.Module, z0: torch.Tensor, z1: torch.Tensor, steps: int,
-                 path: str) -> torch.Tensor:
+def _path_images(
+    model: nn.Module, z0: torch.Tensor, z1: torch.Tensor, steps: int, path: str
+) -> torch.Tensor:
     step_fn = PATHS[check_choice("path", path, tuple(PATHS))]
-    return _decode(model, step_fn(z0, z1, torch.linspace(0.0, 1.0, check_positive_int("steps", steps))))
+    return _decode(
+        model, step_fn(z0, z1, torch.linspace(0.0, 1.0, check_positive_int("steps", steps)))
+    )
 
 
-def plot_interpolation(models: Mapping[str, nn.Module], x0: torch.Tensor, x1: torch.Tensor,
-                       steps: int = 9, path: str = "linear") -> Figure:
+def plot_interpolation(
+    models: Mapping[str, nn.Module],
+    x0: torch.Tensor,
+    x1: torch.Tensor,
+    steps: int = 9,
+    path: str = "linear",
+) -> Figure:
     """Static version of the interpolation view: one row per model, the two real digits at
     the ends."""
     if not models:
         raise ValueError("give at least one model, e.g. {'autoencoder': ae, 'VAE': vae}")
-    fig, axes = plt.subplots(len(models), 1, figsize=(min(8.0, 0.6 * (steps + 2) + 1.0),
-                                                      0.75 * len(models) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(
+        len(models),
+        1,
+        figsize=(min(8.0, 0.6 * (steps + 2) + 1.0), 0.75 * len(models) + 0.3),
+        squeeze=False,
+    )
     for ax, (name, model) in zip(axes[:, 0], models.items()):
         row = torch.cat([x0[None], interpolation_images(model, x0, x1, steps, path), x1[None]])
-        ax.imshow(image_grid(row, nrow=len(row), pad=2), cmap="gray", vmin=0.0, vmax=1.0,
-                  interpolation="nearest")
+        ax.imshow(
+            image_grid(row, nrow=len(row), pad=2),
+            cmap="gray",
+            vmin=0.0,
+            vmax=1.0,
+            interpolation="nearest",
+        )
         ax.set_xticks([])
         ax.set_yticks([14], [name], fontsize=8)
         ax.tick_params(length=0)
-    axes[0, 0].set_title(f"{path} path between two test digits (real digits at the ends)", fontsize=9)
+    axes[0, 0].set_title(
+        f"{path} path between two test digits (real digits at the ends)", fontsize=9
+    )
     fig.tight_layout()
     return fig
 
@@ -244,24 +303,38 @@ class InterpolationExplorer(_Explorer):
         start, end: indices of the first two digits.
     """
 
-    def __init__(self, models: Mapping[str, nn.Module], images: torch.Tensor, start: int = 0,
-                 end: int = 1, steps: int = 9, path: str = "linear", scale: int = 2) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, nn.Module],
+        images: torch.Tensor,
+        start: int = 0,
+        end: int = 1,
+        steps: int = 9,
+        path: str = "linear",
+        scale: int = 2,
+    ) -> None:
         if not models:
             raise ValueError("give at least one model, e.g. {'autoencoder': ae, 'VAE': vae}")
         self.models = {name: _check_model(m) for name, m in models.items()}
         self.images = check_tensor("images", images, shape=(None, 1, 28, 28))
-        self.steps, self.scale = check_positive_int("steps", steps), check_positive_int("scale", scale)
+        self.steps, self.scale = (
+            check_positive_int("steps", steps),
+            check_positive_int("scale", scale),
+        )
         n = len(images)
         if not (0 <= start < n and 0 <= end < n):
             raise ValueError(f"start and end must be indices in [0, {n}), got {start} and {end}")
         self.first = widgets.IntSlider(value=start, min=0, max=n - 1, description="from #")
         self.second = widgets.IntSlider(value=end, min=0, max=n - 1, description="to #")
-        self.path = widgets.ToggleButtons(options=list(PATHS), value=check_choice("path", path, tuple(PATHS)),
-                                          description="path")
+        self.path = widgets.ToggleButtons(
+            options=list(PATHS), value=check_choice("path", path, tuple(PATHS)), description="path"
+        )
         self.codes = {name: _encode(m, images) for name, m in self.models.items()}
         self.strips = {name: widgets.Image(format="png") for name in self.models}
-        rows = [widgets.HBox([widgets.Label(name, layout=widgets.Layout(width="110px")), img])
-                for name, img in self.strips.items()]
+        rows = [
+            widgets.HBox([widgets.Label(name, layout=widgets.Layout(width="110px")), img])
+            for name, img in self.strips.items()
+        ]
         for control in (self.first, self.second, self.path):
             control.observe(lambda _change: self.render(), names="value")
         self.box = widgets.VBox([widgets.HBox([self.first, self.second]), self.path, *rows])
@@ -273,17 +346,25 @@ class InterpolationExplorer(_Explorer):
         x0, x1 = self.images[i], self.images[j]
         for name, model in self.models.items():
             z = self.codes[name]
-            row = torch.cat([x0[None], _path_images(model, z[i], z[j], self.steps, self.path.value),
-                             x1[None]])
+            row = torch.cat(
+                [x0[None], _path_images(model, z[i], z[j], self.steps, self.path.value), x1[None]]
+            )
             self.strips[name].value = png_bytes(image_grid(row, nrow=len(row), pad=2), self.scale)
 
     def figure(self) -> Figure:
-        return plot_interpolation(self.models, self.images[self.first.value],
-                                  self.images[self.second.value], self.steps, self.path.value)
+        return plot_interpolation(
+            self.models,
+            self.images[self.first.value],
+            self.images[self.second.value],
+            self.steps,
+            self.path.value,
+        )
 
     def __repr__(self) -> str:
-        return (f"InterpolationExplorer({', '.join(self.models)}: digits #{self.first.value} -> "
-                f"#{self.second.value}, {self.path.value} path, {self.steps} steps)")
+        return (
+            f"InterpolationExplorer({', '.join(self.models)}: digits #{self.first.value} -> "
+            f"#{self.second.value}, {self.path.value} path, {self.steps} steps)"
+        )
 
 
 # --------------------------------------------------------------------------- 2-D manifold
@@ -301,8 +382,9 @@ def manifold_points(n: int = 15, extent: tuple[float, float] | None = None) -> t
     return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
 
 
-def manifold_image(model: nn.Module, n: int = 15,
-                   extent: tuple[float, float] | None = None) -> np.ndarray:
+def manifold_image(
+    model: nn.Module, n: int = 15, extent: tuple[float, float] | None = None
+) -> np.ndarray:
     """The decodings of :func:`manifold_points` tiled into one array (z_2 grows upwards)."""
     model = _check_model(model, latent_dim=2)
     return image_grid(_decode(model, manifold_points(n, extent)), nrow=n, pad=0)
@@ -314,9 +396,14 @@ def _draw_scatter(ax: plt.Axes, codes: torch.Tensor, labels: torch.Tensor) -> No
     ax.set(xlabel="$z_1$", ylabel="$z_2$")
 
 
-def plot_manifold(model: nn.Module, n: int = 15, images: torch.Tensor | None = None,
-                  labels: torch.Tensor | None = None, title: str = "decoded latent grid",
-                  extent: tuple[float, float] | None = None) -> Figure:
+def plot_manifold(
+    model: nn.Module,
+    n: int = 15,
+    images: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+    title: str = "decoded latent grid",
+    extent: tuple[float, float] | None = None,
+) -> Figure:
     """The decoded grid over the plane (placed through the normal's inverse CDF, or even over
     ``extent``), and, when ``images`` and ``labels`` are given, their codes as a scatter
     coloured by label, with the grid's area outlined."""
@@ -328,7 +415,9 @@ def plot_manifold(model: nn.Module, n: int = 15, images: torch.Tensor | None = N
     points = manifold_points(n, extent)
     ticks = [i for i in range(n) if i % max(1, n // 4) == 0]
     ax.set_xticks([14 + 28 * i for i in ticks], [f"{points[i, 0]:.1f}" for i in ticks], fontsize=7)
-    ax.set_yticks([14 + 28 * i for i in ticks], [f"{points[i * n, 1]:.1f}" for i in ticks], fontsize=7)
+    ax.set_yticks(
+        [14 + 28 * i for i in ticks], [f"{points[i * n, 1]:.1f}" for i in ticks], fontsize=7
+    )
     ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
     if images is not None:
         if labels is None:
@@ -355,20 +444,36 @@ class ManifoldExplorer(_Explorer):
     (:meth:`nearest_digit`); clicks outside the axes are ignored.
     """
 
-    def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                 n: int = 15, index: int = 0, scale: int = 4, name: str = "model",
-                 extent: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        n: int = 15,
+        index: int = 0,
+        scale: int = 4,
+        name: str = "model",
+        extent: tuple[float, float] | None = None,
+    ) -> None:
         self.model = _check_model(model, latent_dim=2)
         self.images = check_tensor("images", images, shape=(None, 1, 28, 28))
         if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
             raise ValueError(f"labels must be a tensor of shape ({len(images)},)")
         self.labels, self.n, self.scale, self.name, self.extent = labels, n, scale, name, extent
         self.codes = _encode(model, images)
-        self.index = widgets.IntSlider(value=index, min=0, max=len(images) - 1, description="digit #")
+        self.index = widgets.IntSlider(
+            value=index, min=0, max=len(images) - 1, description="digit #"
+        )
         lo, hi = extent or (-3.0, 3.0)
-        self.z1 = widgets.FloatSlider(value=0.0, min=lo, max=hi, step=(hi - lo) / 120, description="probe z1")
-        self.z2 = widgets.FloatSlider(value=0.0, min=lo, max=hi, step=(hi - lo) / 120, description="probe z2")
-        self.grid = widgets.Image(value=png_bytes(manifold_image(model, n, extent), 1), format="png")
+        self.z1 = widgets.FloatSlider(
+            value=0.0, min=lo, max=hi, step=(hi - lo) / 120, description="probe z1"
+        )
+        self.z2 = widgets.FloatSlider(
+            value=0.0, min=lo, max=hi, step=(hi - lo) / 120, description="probe z2"
+        )
+        self.grid = widgets.Image(
+            value=png_bytes(manifold_image(model, n, extent), 1), format="png"
+        )
         self.scatter = widgets.Image(format="png")
         self.chosen = widgets.Image(format="png")
         self.probe = widgets.Image(format="png")
@@ -381,20 +486,28 @@ class ManifoldExplorer(_Explorer):
         fig.tight_layout()
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
-        self._background = np.asarray(canvas.buffer_rgba())[..., :3].copy()   # (H, W, 3)
+        self._background = np.asarray(canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3)
         self._to_pixels = ax.transData.transform
         self._to_latent = ax.transData.inverted().transform
         self._axes_box = ax.bbox.extents
         self._height = self._background.shape[0]
-        self._points = self._to_pixels(self.codes.double().numpy())   # (N, 2), display pixels
+        self._points = self._to_pixels(self.codes.double().numpy())  # (N, 2), display pixels
         # Clicks on the scatter arrive from the browser as DOM events (ipyevents); without a
         # browser (nbconvert, nbval) nothing is sent and the slider alone chooses.
         self.clicks = Event(source=self.scatter, watched_events=["click"])
         self.clicks.on_dom_event(self.on_click)
         for control in (self.index, self.z1, self.z2):
             control.observe(lambda _change: self.render(), names="value")
-        panel = widgets.VBox([self.index, widgets.HBox([self.chosen]), self.z1, self.z2,
-                              widgets.HBox([self.probe]), self.caption])
+        panel = widgets.VBox(
+            [
+                self.index,
+                widgets.HBox([self.chosen]),
+                self.z1,
+                self.z2,
+                widgets.HBox([self.probe]),
+                self.caption,
+            ]
+        )
         self.box = widgets.HBox([self.grid, self.scatter, panel])
         self.render()
 
@@ -410,13 +523,15 @@ class ManifoldExplorer(_Explorer):
         pair = torch.stack([self.images[i], _decode(self.model, z)[0]])
         self.chosen.value = png_bytes(image_grid(pair, nrow=2, pad=2), self.scale)
         self.probe.value = png_bytes(_decode(self.model, probe)[0], self.scale)
-        self.caption.value = (f"digit #{i}: label {int(self.labels[i])}, z = ({z[0]:.2f}, {z[1]:.2f})"
-                              f" &nbsp; (left: image, right: decoding; click a point of the scatter to choose it)")
+        self.caption.value = (
+            f"digit #{i}: label {int(self.labels[i])}, z = ({z[0]:.2f}, {z[1]:.2f})"
+            f" &nbsp; (left: image, right: decoding; click a point of the scatter to choose it)"
+        )
 
     def pixel_to_latent(self, x: float, y: float) -> torch.Tensor | None:
         """The latent point ``(z1, z2)`` under pixel ``(x, y)`` of the scatter picture (``y``
         counted downwards from the top), or ``None`` when the pixel is outside the axes."""
-        display = np.array([[float(x), self._height - float(y)]])    # display y grows upwards
+        display = np.array([[float(x), self._height - float(y)]])  # display y grows upwards
         x0, y0, x1, y1 = self._axes_box
         if not (x0 <= display[0, 0] <= x1 and y0 <= display[0, 1] <= y1):
             return None
@@ -448,9 +563,9 @@ class ManifoldExplorer(_Explorer):
         x, y = self._to_pixels(point.double().numpy()[None])[0]
         x0, y0, x1, y1 = self._axes_box
         if not (x0 <= x <= x1 and y0 <= y <= y1):
-            return                                  # outside the plotted area: nothing to mark
-        row, col = picture.shape[0] - y, x          # display y grows upwards, rows downwards
-        rr, cc = np.mgrid[-size - 2: size + 3, -size - 2: size + 3]
+            return  # outside the plotted area: nothing to mark
+        row, col = picture.shape[0] - y, x  # display y grows upwards, rows downwards
+        rr, cc = np.mgrid[-size - 2 : size + 3, -size - 2 : size + 3]
         dr, dc = rr + (round(row) - row), cc + (round(col) - col)
         if ring:
             mask, colour = np.abs(np.hypot(dr, dc) - size) < 1.0, (220, 30, 30)
@@ -462,12 +577,22 @@ class ManifoldExplorer(_Explorer):
         picture[rows[keep], cols[keep]] = colour
 
     def figure(self) -> Figure:
-        fig = plot_manifold(self.model, self.n, self.images, self.labels,
-                            title=f"{self.name}: decoded grid", extent=self.extent)
+        fig = plot_manifold(
+            self.model,
+            self.n,
+            self.images,
+            self.labels,
+            title=f"{self.name}: decoded grid",
+            extent=self.extent,
+        )
         z = self.codes[self.index.value]
-        fig.axes[1].scatter([z[0]], [z[1]], s=90, facecolors="none", edgecolors="red", linewidths=1.5)
+        fig.axes[1].scatter(
+            [z[0]], [z[1]], s=90, facecolors="none", edgecolors="red", linewidths=1.5
+        )
         return fig
 
     def __repr__(self) -> str:
-        return (f"ManifoldExplorer({self.name}, {len(self.images)} digits, {self.n}x{self.n} grid, "
-                f"digit #{self.index.value})")
+        return (
+            f"ManifoldExplorer({self.name}, {len(self.images)} digits, {self.n}x{self.n} grid, "
+            f"digit #{self.index.value})"
+        )

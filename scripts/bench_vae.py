@@ -8,12 +8,14 @@
 Prints the training cost (gradient steps; the arithmetic, about 6 x parameters x training
 digits seen; wall-clock and processor seconds; the load average), then, on all 2,000 binarised
 test digits, the negative ELBO (mean of 10 one-sample estimates) and the importance-sampled
-negative log-likelihood with k = 1000, in nats and in bits per pixel. Wall-clock seconds depend on the machine and on what else runs on it; steps and
-the arithmetic do not, so compare recipes by those (and by seconds on an idle machine).
+negative log-likelihood with k = 1000, in nats and in bits per pixel. Wall-clock seconds
+depend on the machine and on what else runs on it; steps and the arithmetic do not, so
+compare recipes by those (and by seconds on an idle machine).
 Choose between recipes by the validation ELBO (500 training digits held out), never by the
 test scores.
 Nothing is cached.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,14 +59,28 @@ def score(model: torch.nn.Module, x: torch.Tensor, k: int, seed: int) -> tuple[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", action="store_true", help="the tutorial reference recipe")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="change one field of the recipe (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one field of the recipe (repeatable)",
+    )
     parser.add_argument("--k", type=int, default=1000, help="importance samples (default 1000)")
-    parser.add_argument("--test-digits", type=int, default=2000,
-                        help="score a seeded random subset of the 2,000 test digits")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (the notebook uses 2)")
-    parser.add_argument("--no-test", action="store_true",
-                        help="stop after training: compare recipes by their validation ELBO alone")
+    parser.add_argument(
+        "--test-digits",
+        type=int,
+        default=2000,
+        help="score a seeded random subset of the 2,000 test digits",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (the notebook uses 2)"
+    )
+    parser.add_argument(
+        "--no-test",
+        action="store_true",
+        help="stop after training: compare recipes by their validation ELBO alone",
+    )
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     args = parser.parse_args()
 
@@ -77,36 +93,57 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     best = history["best_epoch"][0]
     params = sum(p.numel() for p in model.parameters())
-    seen = recipe.epochs * (8000 - recipe.val_size)          # training digits through the model
-    tflop = 6 * params * seen / 1e12                          # forward + backward, about 3 x 2 flop
-    print(f"training: {recipe.epochs} epochs, {history['steps'][-1]} steps of {recipe.batch_size}, "
-          f"kept epoch {best}; {params / 1e6:.2f} M parameters x {seen:,} digits: about "
-          f"{tflop:.1f} TFLOP; {history['seconds'][-1]:.1f} s wall, "
-          f"{history['cpu_seconds'][-1]:.1f} s CPU on {args.threads} threads "
-          f"(load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} CPUs)")
+    seen = recipe.epochs * (8000 - recipe.val_size)  # training digits through the model
+    tflop = 6 * params * seen / 1e12  # forward + backward, about 3 x 2 flop
+    print(
+        f"training: {recipe.epochs} epochs, {history['steps'][-1]} steps of {recipe.batch_size}, "
+        f"kept epoch {best}; {params / 1e6:.2f} M parameters x {seen:,} digits: about "
+        f"{tflop:.1f} TFLOP; {history['seconds'][-1]:.1f} s wall, "
+        f"{history['cpu_seconds'][-1]:.1f} s CPU on {args.threads} threads "
+        f"(load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} CPUs)"
+    )
 
     val_neg_elbo = history["val_neg_elbo"][best - 1] if "val_neg_elbo" in history else None
     if val_neg_elbo is not None:
-        print(f"validation ({recipe.val_size} held-out training digits, fixed binarisation): "
-              f"-ELBO {val_neg_elbo:.2f} nats at the kept epoch")
+        print(
+            f"validation ({recipe.val_size} held-out training digits, fixed binarisation): "
+            f"-ELBO {val_neg_elbo:.2f} nats at the kept epoch"
+        )
     if args.no_test:
         return
     x, _ = load_mnist("test", binarize=True)
     if args.test_digits < len(x):
-        pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))[:args.test_digits]
+        pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(1))[
+            : args.test_digits
+        ]
         x = x[pick]
     start = time.perf_counter()
     neg_elbo, nll = score(model, x, args.k, seed=2)
-    print(f"test ({len(x)} digits, fixed binarisation, scored in {time.perf_counter() - start:.0f} s):")
+    print(
+        f"test ({len(x)} digits, fixed binarisation, "
+        f"scored in {time.perf_counter() - start:.0f} s):"
+    )
     print(f"  -ELBO          {neg_elbo:8.2f} nats   {bits_per_dim(neg_elbo):.4f} bits/dim")
     print(f"  NLL (k={args.k:<4d})  {nll:8.2f} nats   {bits_per_dim(nll):.4f} bits/dim")
     if args.json:
-        print(json.dumps({"recipe": recipe.to_dict(), "steps": history["steps"][-1],
-                          "seconds": round(history["seconds"][-1], 2),
-                          "cpu_seconds": round(history["cpu_seconds"][-1], 2),
-                          "best_epoch": best, "val_neg_elbo": val_neg_elbo, "tflop": round(tflop, 2), "test_neg_elbo": round(neg_elbo, 3),
-                          "test_nll": round(nll, 3), "k": args.k, "test_digits": len(x),
-                          "load": [load_before, load_after]}))
+        print(
+            json.dumps(
+                {
+                    "recipe": recipe.to_dict(),
+                    "steps": history["steps"][-1],
+                    "seconds": round(history["seconds"][-1], 2),
+                    "cpu_seconds": round(history["cpu_seconds"][-1], 2),
+                    "best_epoch": best,
+                    "val_neg_elbo": val_neg_elbo,
+                    "tflop": round(tflop, 2),
+                    "test_neg_elbo": round(neg_elbo, 3),
+                    "test_nll": round(nll, 3),
+                    "k": args.k,
+                    "test_digits": len(x),
+                    "load": [load_before, load_after],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ path) and the manifold view (a probe slider, and a click on the scatter choosing
 under it); exits 1 when a slider or interpolation median exceeds the
 target (20 ms).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,11 @@ def time_moves(set_value: Callable[[int], None], moves: int) -> dict[str, float]
         set_value(i)
         times.append(1e3 * (time.perf_counter() - start))
     times.sort()
-    return {"median_ms": statistics.median(times),
-            "p90_ms": times[min(len(times) - 1, int(0.9 * len(times)))], "moves": moves}
+    return {
+        "median_ms": statistics.median(times),
+        "p90_ms": times[min(len(times) - 1, int(0.9 * len(times)))],
+        "moves": moves,
+    }
 
 
 def slider_values(moves: int) -> list[float]:
@@ -48,29 +52,42 @@ def slider_values(moves: int) -> list[float]:
     return [sweep[i % len(sweep)] for i in range(moves)]
 
 
-def measure(models: dict[str, torch.nn.Module], images: torch.Tensor, labels: torch.Tensor,
-            moves: int = 200) -> dict[str, dict[str, float]]:
+def measure(
+    models: dict[str, torch.nn.Module], images: torch.Tensor, labels: torch.Tensor, moves: int = 200
+) -> dict[str, dict[str, float]]:
     """Latencies of every view; ``models`` needs ``ae2``, ``vae2`` and ``vae8``."""
     values = slider_values(moves)
     results = {}
     for name in ("vae2", "vae8"):
         view = LatentSliders(models[name], name=name)
         slider = view.sliders[0]
-        results[f"sliders {name}"] = time_moves(lambda i: setattr(slider, "value", values[i]), moves)
+        results[f"sliders {name}"] = time_moves(
+            lambda i, slider=slider: setattr(slider, "value", values[i]), moves
+        )
     view = InterpolationExplorer({"autoencoder": models["ae2"], "VAE": models["vae2"]}, images)
     g = torch.Generator().manual_seed(0)
     picks = torch.randint(0, len(images), (moves,), generator=g).tolist()
-    results["interpolation: new digit"] = time_moves(lambda i: setattr(view.second, "value", picks[i]), moves)
+    results["interpolation: new digit"] = time_moves(
+        lambda i: setattr(view.second, "value", picks[i]), moves
+    )
     paths = ["spherical", "linear"]
-    results["interpolation: path"] = time_moves(lambda i: setattr(view.path, "value", paths[i % 2]),
-                                                moves)
+    results["interpolation: path"] = time_moves(
+        lambda i: setattr(view.path, "value", paths[i % 2]), moves
+    )
     manifold = ManifoldExplorer(models["vae2"], images, labels)
     probe = slider_values(max(20, moves // 4))
-    results["manifold: probe"] = time_moves(lambda i: setattr(manifold.z1, "value", probe[i]),
-                                            len(probe))
+    results["manifold: probe"] = time_moves(
+        lambda i: setattr(manifold.z1, "value", probe[i]), len(probe)
+    )
     # a click where a random digit is drawn, as the browser reports it (y counted downwards)
-    clicks = [{"type": "click", "dataX": round(float(manifold._points[j, 0])),
-               "dataY": round(manifold._height - float(manifold._points[j, 1]))} for j in picks]
+    clicks = [
+        {
+            "type": "click",
+            "dataX": round(float(manifold._points[j, 0])),
+            "dataY": round(manifold._height - float(manifold._points[j, 1])),
+        }
+        for j in picks
+    ]
     results["manifold: click"] = time_moves(lambda i: manifold.on_click(clicks[i]), moves)
     return results
 
@@ -80,9 +97,11 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=200, help="value changes per control")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
-    seed_everything(0)   # as in the notebook: 2 threads (the views decode on one)
-    models = {name: load_or_train(name, log=lambda msg: print(msg, file=sys.stderr))
-              for name in ("ae2", "vae2", "vae8")}
+    seed_everything(0)  # as in the notebook: 2 threads (the views decode on one)
+    models = {
+        name: load_or_train(name, log=lambda msg: print(msg, file=sys.stderr))
+        for name in ("ae2", "vae2", "vae8")
+    }
     images, labels = load_mnist("test")
     results = measure(models, images, labels, args.moves)
     if args.json:
@@ -92,7 +111,11 @@ def main() -> None:
         for name, r in results.items():
             print(f"{name:28s} {r['median_ms']:10.2f} {r['p90_ms']:8.2f} {r['moves']:6d}")
         print(f"target: median < {TARGET_MS:.0f} ms for the sliders and the interpolation")
-    slow = [k for k, r in results.items() if not k.startswith("manifold") and r["median_ms"] >= TARGET_MS]
+    slow = [
+        k
+        for k, r in results.items()
+        if not k.startswith("manifold") and r["median_ms"] >= TARGET_MS
+    ]
     if slow:
         print(f"over target: {', '.join(slow)}", file=sys.stderr)
         sys.exit(1)

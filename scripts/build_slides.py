@@ -12,6 +12,7 @@ pinned versions below, checks each tarball's sha512 against the pinned one, keep
 build/npm-cache/ and unpacks what the decks use into <out>/assets/. Later builds need neither
 npm nor a network. Nothing fetched is committed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,17 +36,30 @@ CACHE = ROOT / "build" / "npm-cache"
 
 # name -> (version, sha512 integrity from the npm registry, folders of the package to unpack)
 ASSETS = {
-    "reveal.js": ("6.0.2", "sha512-JYIg5D9aoxoaLeb84O+OvAwsKWdIavVgEDScxtYEXFCT6t6TQrhNtSgogcjdCpdL"
-                           "sWglhJn3zyE3fUOwiH5KEg==", ("dist/",)),
-    "mathjax": ("3.2.2", "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsj"
-                         "KPZGJvtRZM1vO+geW0OhGw==", ("es5/",)),
+    "reveal.js": (
+        "6.0.2",
+        "sha512-JYIg5D9aoxoaLeb84O+OvAwsKWdIavVgEDScxtYEXFCT6t6TQrhNtSgogcjdCpdL"
+        "sWglhJn3zyE3fUOwiH5KEg==",
+        ("dist/",),
+    ),
+    "mathjax": (
+        "3.2.2",
+        "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsj"
+        "KPZGJvtRZM1vO+geW0OhGw==",
+        ("es5/",),
+    ),
 }
 REVEAL = "assets/reveal.js"
-MATHJAX = "assets/mathjax/es5/tex-svg-full.js"   # SVG output: no web fonts to load
-THEME = "white"                                  # its fonts are embedded in the CSS
+MATHJAX = "assets/mathjax/es5/tex-svg-full.js"  # SVG output: no web fonts to load
+THEME = "white"  # its fonts are embedded in the CSS
 # The files a deck loads, relative to the deck.
-DECK_FILES = {f"{REVEAL}/dist/reveal.css", f"{REVEAL}/dist/theme/{THEME}.css",
-              f"{REVEAL}/dist/reveal.js", f"{REVEAL}/dist/plugin/notes.js", MATHJAX}
+DECK_FILES = {
+    f"{REVEAL}/dist/reveal.css",
+    f"{REVEAL}/dist/theme/{THEME}.css",
+    f"{REVEAL}/dist/reveal.js",
+    f"{REVEAL}/dist/plugin/notes.js",
+    MATHJAX,
+}
 
 # Replaces the parts of nbconvert's reveal template that load from CDNs (jQuery, require.js,
 # mermaid, widgets, MathJax 2, reveal.js 4 via require.js) with the local copies.
@@ -104,19 +118,29 @@ def fetch_tarball(name: str, cache: Path = CACHE) -> Path:
     if not tarball.exists():
         npm = shutil.which("npm")
         if npm is None:
-            raise AssetError(f"npm not found: the slides need {name}@{version} from the npm "
-                             "registry once (install Node.js and npm, e.g. apt-get install npm)")
+            raise AssetError(
+                f"npm not found: the slides need {name}@{version} from the npm "
+                "registry once (install Node.js and npm, e.g. apt-get install npm)"
+            )
         cache.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([npm, "pack", f"{name}@{version}", "--pack-destination",
-                                 str(cache), "--silent"], capture_output=True, text=True,
-                                check=False, timeout=300)
+        result = subprocess.run(
+            [npm, "pack", f"{name}@{version}", "--pack-destination", str(cache), "--silent"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         if result.returncode != 0 or not tarball.exists():
-            raise AssetError(f"`npm pack {name}@{version}` failed (exit {result.returncode}): "
-                             f"{result.stderr.strip()[-500:]}")
+            raise AssetError(
+                f"`npm pack {name}@{version}` failed (exit {result.returncode}): "
+                f"{result.stderr.strip()[-500:]}"
+            )
     if _integrity(tarball) != integrity:
         tarball.unlink()
-        raise AssetError(f"{tarball.name}: sha512 differs from the pinned one; deleted it, "
-                         "run the build again to fetch it afresh")
+        raise AssetError(
+            f"{tarball.name}: sha512 differs from the pinned one; deleted it, "
+            "run the build again to fetch it afresh"
+        )
     return tarball
 
 
@@ -131,8 +155,12 @@ def install_assets(out_dir: Path, cache: Path = CACHE) -> Path:
         tarball = fetch_tarball(name, cache)
         shutil.rmtree(target, ignore_errors=True)
         with tarfile.open(tarball) as tar:
-            wanted = [m for m in tar.getmembers() if m.isfile() and m.name.startswith(
-                tuple(f"package/{f}" for f in folders) + ("package/LICENSE",))]
+            wanted = [
+                m
+                for m in tar.getmembers()
+                if m.isfile()
+                and m.name.startswith(tuple(f"package/{f}" for f in folders) + ("package/LICENSE",))
+            ]
             for member in wanted:
                 member.name = member.name.removeprefix("package/")
             tar.extractall(target, members=wanted, filter="data")
@@ -140,7 +168,7 @@ def install_assets(out_dir: Path, cache: Path = CACHE) -> Path:
     missing = [f for f in DECK_FILES if not (out_dir / f).is_file()]
     if missing:
         raise AssetError(f"unpacked assets lack {missing}")
-    for css in sorted(f for f in DECK_FILES if f.endswith(".css")):   # @import, url()
+    for css in sorted(f for f in DECK_FILES if f.endswith(".css")):  # @import, url()
         remote, _ = deck_references(f"<style>{(out_dir / css).read_text(encoding='utf-8')}</style>")
         if remote:
             raise AssetError(f"{css} loads {sorted(remote)} from the network")
@@ -156,7 +184,7 @@ def make_exporter() -> SlidesExporter:
     exporter.reveal_number = "c/t"
     exporter.reveal_width, exporter.reveal_height = "1100", "800"
     exporter.mathjax_url = MATHJAX
-    exporter.embed_images = True   # markdown images become data: URLs
+    exporter.embed_images = True  # markdown images become data: URLs
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
     return exporter
 
@@ -164,27 +192,40 @@ def make_exporter() -> SlidesExporter:
 def build_deck(notebook: Path, out_dir: Path, exporter: SlidesExporter | None = None) -> Path:
     """Write ``out_dir/<name>.slides.html`` from the notebook's stored outputs."""
     nb = nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:   # links between notebooks become links between decks
+    for cell in nb.cells:  # links between notebooks become links between decks
         if cell.cell_type == "markdown":
             cell.source = _NOTEBOOK_LINK.sub(r"](\1.slides.html\2)", cell.source)
     exporter = exporter or make_exporter()
     body, _ = exporter.from_notebook_node(
-        nb, resources={"metadata": {"name": notebook.stem, "path": str(notebook.parent)}})
+        nb, resources={"metadata": {"name": notebook.stem, "path": str(notebook.parent)}}
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     deck = out_dir / f"{notebook.stem}.slides.html"
     deck.write_text(body, encoding="utf-8")
     remote, local = deck_references(body)
     if remote or local - DECK_FILES:
-        raise RuntimeError(f"{deck.name} would load {sorted(remote | (local - DECK_FILES))}; "
-                           "only the local assets are allowed")
+        raise RuntimeError(
+            f"{deck.name} would load {sorted(remote | (local - DECK_FILES))}; "
+            "only the local assets are allowed"
+        )
     return deck
 
 
 class _References(HTMLParser):
     """Collect what a page loads: src/href/data of elements that fetch, url()/@import in CSS."""
 
-    LOADING = {"script": "src", "img": "src", "iframe": "src", "source": "src", "audio": "src",
-               "video": "src", "embed": "src", "track": "src", "object": "data", "link": "href"}
+    LOADING = {
+        "script": "src",
+        "img": "src",
+        "iframe": "src",
+        "source": "src",
+        "audio": "src",
+        "video": "src",
+        "embed": "src",
+        "track": "src",
+        "object": "data",
+        "link": "href",
+    }
     CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)|@import\s+['"]([^'"]+)""")
 
     def __init__(self) -> None:
@@ -223,19 +264,25 @@ def deck_references(page: str) -> tuple[set[str], set[str]]:
 
 def write_index(decks: list[Path], out_dir: Path) -> Path:
     """A plain page linking every deck."""
-    items = "\n".join(f'<li><a href="{d.name}">{html.escape(d.name.removesuffix(".slides.html"))}'
-                      "</a></li>" for d in decks)
+    items = "\n".join(
+        f'<li><a href="{d.name}">{html.escape(d.name.removesuffix(".slides.html"))}</a></li>'
+        for d in decks
+    )
     index = out_dir / "index.html"
-    index.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                     "<title>vae-course slides</title></head>\n<body><h1>vae-course slides</h1>"
-                     f"\n<ul>\n{items}\n</ul>\n<p>Keys: space or arrows to move, <kbd>S</kbd> "
-                     "speaker notes, <kbd>F</kbd> full screen, <kbd>Esc</kbd> overview.</p>"
-                     "\n</body></html>\n", encoding="utf-8")
+    index.write_text(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>vae-course slides</title></head>\n<body><h1>vae-course slides</h1>"
+        f"\n<ul>\n{items}\n</ul>\n<p>Keys: space or arrows to move, <kbd>S</kbd> "
+        "speaker notes, <kbd>F</kbd> full screen, <kbd>Esc</kbd> overview.</p>"
+        "\n</body></html>\n",
+        encoding="utf-8",
+    )
     return index
 
 
-def build_slides(notebooks: list[Path], out_dir: Path, cache: Path = CACHE,
-                 prune: bool = False) -> list[Path]:
+def build_slides(
+    notebooks: list[Path], out_dir: Path, cache: Path = CACHE, prune: bool = False
+) -> list[Path]:
     """Install the assets, then write one deck per notebook and an index page.
 
     ``prune`` deletes decks in ``out_dir`` of notebooks not in ``notebooks`` (renamed ones).
@@ -253,8 +300,12 @@ def build_slides(notebooks: list[Path], out_dir: Path, cache: Path = CACHE,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "slides",
-                        help="output folder (default: build/slides)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "build" / "slides",
+        help="output folder (default: build/slides)",
+    )
     args = parser.parse_args()
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     try:

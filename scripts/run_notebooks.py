@@ -6,6 +6,7 @@
 ``--write`` is how stored outputs are refreshed after editing a notebook: each runs top to
 bottom in a new kernel, so what nbval later compares is what a student will see.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ class PeakMemory(threading.Thread):
 
 def run(path: Path, write: bool, timeout: int) -> tuple[float, int]:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     with client.setup_kernel():
         monitor = PeakMemory(client.km.provisioner.process.pid)
@@ -78,7 +83,10 @@ def main() -> None:
         if flag:
             over.append(path.name)
         print(f"{path.name:34s} {seconds:8.1f} {peak / 2**20:9.0f}{flag}", flush=True)
-    print(f"{'total':34s} {total:8.1f}   (budget: {BUDGET_S:.0f} s each, {TOTAL_BUDGET_S:.0f} s in all)")
+    print(
+        f"{'total':34s} {total:8.1f}   "
+        f"(budget: {BUDGET_S:.0f} s each, {TOTAL_BUDGET_S:.0f} s in all)"
+    )
     sys.exit(1 if over or total > TOTAL_BUDGET_S else 0)
 
 

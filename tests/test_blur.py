@@ -4,9 +4,16 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Laplace, Normal
 
-from lecture_utils.blur import (LOSSES, expected_loss, grey_fraction, minimise_expected_loss,
-                                reconstruction_loss, shifted_strokes, train_autoencoder,
-                                weighted_median)
+from lecture_utils.blur import (
+    LOSSES,
+    expected_loss,
+    grey_fraction,
+    minimise_expected_loss,
+    reconstruction_loss,
+    shifted_strokes,
+    train_autoencoder,
+    weighted_median,
+)
 from lecture_utils.models import Autoencoder
 
 
@@ -14,19 +21,22 @@ def test_shifted_strokes_draws_one_bar_per_column():
     s = shifted_strokes([3, 10], size=16, width=2, rows=(4, 12))
     assert s.shape == (2, 1, 16, 16) and s.dtype == torch.float32
     assert set(s.unique().tolist()) == {0.0, 1.0}
-    assert s.sum(dim=(1, 2, 3)).tolist() == [16.0, 16.0]          # 8 rows x 2 columns
+    assert s.sum(dim=(1, 2, 3)).tolist() == [16.0, 16.0]  # 8 rows x 2 columns
     assert s[0, 0, 4:12, 3:5].min() == 1 and s[1, 0, 4:12, 10:12].min() == 1
-    assert s[0, 0, :, 10:12].sum() == 0                             # no overlap here
+    assert s[0, 0, :, 10:12].sum() == 0  # no overlap here
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"columns": []}, "non-empty sequence"),
-    ({"columns": "12"}, "non-empty sequence"),
-    ({"columns": [27]}, r"in \[0, 26\]"),
-    ({"columns": [2.5]}, "must be an int"),
-    ({"columns": [3], "rows": (10, 5)}, "top < bottom"),
-    ({"columns": [3], "width": 0}, "width must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"columns": []}, "non-empty sequence"),
+        ({"columns": "12"}, "non-empty sequence"),
+        ({"columns": [27]}, r"in \[0, 26\]"),
+        ({"columns": [2.5]}, "must be an int"),
+        ({"columns": [3], "rows": (10, 5)}, "top < bottom"),
+        ({"columns": [3], "width": 0}, "width must be >= 1"),
+    ],
+)
 def test_shifted_strokes_rejects_bad_input(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         shifted_strokes(**kwargs)
@@ -39,8 +49,9 @@ def test_reconstruction_losses_are_negative_log_likelihoods_up_to_constants():
     laplace = -Laplace(x_hat, 1.0).log_prob(x).sum(dim=(1, 2, 3))
     torch.testing.assert_close(reconstruction_loss(x_hat, x, "l1"), laplace - d * math.log(2.0))
     gauss = -Normal(x_hat, 1.0).log_prob(x).sum(dim=(1, 2, 3))
-    torch.testing.assert_close(reconstruction_loss(x_hat, x, "l2") / 2,
-                               gauss - 0.5 * d * math.log(2 * math.pi))
+    torch.testing.assert_close(
+        reconstruction_loss(x_hat, x, "l2") / 2, gauss - 0.5 * d * math.log(2 * math.pi)
+    )
     binary = torch.bernoulli(x)
     bern = -Bernoulli(probs=x_hat).log_prob(binary).sum(dim=(1, 2, 3))
     torch.testing.assert_close(reconstruction_loss(x_hat, binary, "bce"), bern)
@@ -63,10 +74,14 @@ def test_expected_loss_weights_the_targets():
     targets = torch.rand(3, 1, 4, 4)
     x_hat = torch.rand(1, 4, 4)
     w = torch.tensor([0.5, 0.3, 0.2])
-    direct = sum(float(wk) * float(reconstruction_loss(x_hat[None], t[None], "l2")) for wk, t in zip(w, targets))
+    direct = sum(
+        float(wk) * float(reconstruction_loss(x_hat[None], t[None], "l2"))
+        for wk, t in zip(w, targets)
+    )
     assert float(expected_loss(x_hat, targets, w, "l2")) == pytest.approx(direct, rel=1e-6)
     assert float(expected_loss(x_hat[None], targets)) == pytest.approx(
-        float(reconstruction_loss(x_hat[None].expand_as(targets), targets).mean()), rel=1e-6)
+        float(reconstruction_loss(x_hat[None].expand_as(targets), targets).mean()), rel=1e-6
+    )
     with pytest.raises(ValueError, match="sum to 1"):
         expected_loss(x_hat, targets, [0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="weights must have shape"):
@@ -89,11 +104,11 @@ def test_median_minimises_l1():
     w = [0.2, 0.6, 0.2]
     best = minimise_expected_loss(targets, w, "l1")
     torch.testing.assert_close(best, weighted_median(targets, w), atol=2e-3, rtol=0)
-    torch.testing.assert_close(best, targets[1], atol=2e-3, rtol=0)   # the most likely stroke
+    torch.testing.assert_close(best, targets[1], atol=2e-3, rtol=0)  # the most likely stroke
 
 
 def test_weighted_median_against_sorting_by_hand():
-    values = torch.tensor([[3.0, 1.0], [1.0, 5.0], [2.0, 4.0]])      # (N=3, 2)
+    values = torch.tensor([[3.0, 1.0], [1.0, 5.0], [2.0, 4.0]])  # (N=3, 2)
     torch.testing.assert_close(weighted_median(values), torch.tensor([2.0, 4.0]))
     torch.testing.assert_close(weighted_median(values, [0.6, 0.2, 0.2]), torch.tensor([3.0, 1.0]))
     torch.testing.assert_close(weighted_median(values, [0.1, 0.1, 0.8]), torch.tensor([2.0, 4.0]))
@@ -111,11 +126,13 @@ def test_grey_fraction_counts_pixels_between_ink_and_paper():
 def test_train_autoencoder_is_deterministic_and_learns():
     x = shifted_strokes(list(range(0, 11, 2)), size=12, width=2, rows=(2, 10)).repeat(4, 1, 1, 1)
     state = torch.random.get_rng_state()
-    model, history = train_autoencoder(x, "l2", latent_dim=2, hidden_dims=(16,), epochs=3,
-                                       lr=1e-2, batch_size=8, seed=1)
-    assert torch.equal(torch.random.get_rng_state(), state)     # the global generator is untouched
-    again, _ = train_autoencoder(x, "l2", latent_dim=2, hidden_dims=(16,), epochs=3,
-                                 lr=1e-2, batch_size=8, seed=1)
+    model, history = train_autoencoder(
+        x, "l2", latent_dim=2, hidden_dims=(16,), epochs=3, lr=1e-2, batch_size=8, seed=1
+    )
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global generator is untouched
+    again, _ = train_autoencoder(
+        x, "l2", latent_dim=2, hidden_dims=(16,), epochs=3, lr=1e-2, batch_size=8, seed=1
+    )
     assert isinstance(model, Autoencoder) and not model.training
     assert history["loss"][-1] < history["loss"][0]
     for p, q in zip(model.parameters(), again.parameters()):
@@ -125,10 +142,12 @@ def test_train_autoencoder_is_deterministic_and_learns():
 @pytest.mark.parametrize("kind", LOSSES)
 def test_train_autoencoder_starts_every_loss_from_the_same_weights(kind):
     x = torch.rand(16, 1, 4, 4)
-    model, history = train_autoencoder(x, kind, latent_dim=2, hidden_dims=(8,), epochs=1, lr=1e-9,
-                                       batch_size=16, seed=3)
-    reference, _ = train_autoencoder(x, "l2", latent_dim=2, hidden_dims=(8,), epochs=1, lr=1e-9,
-                                     batch_size=16, seed=3)
+    model, history = train_autoencoder(
+        x, kind, latent_dim=2, hidden_dims=(8,), epochs=1, lr=1e-9, batch_size=16, seed=3
+    )
+    reference, _ = train_autoencoder(
+        x, "l2", latent_dim=2, hidden_dims=(8,), epochs=1, lr=1e-9, batch_size=16, seed=3
+    )
     for p, q in zip(model.parameters(), reference.parameters()):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=0)
     assert len(history["loss"]) == 1

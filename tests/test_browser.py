@@ -14,6 +14,7 @@ output may appear. Screenshots go to
 Without chromium or playwright these tests skip with the reason, unless
 VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "07_latent_explorer.ipynb"
 SCREENSHOTS = ROOT / "build" / "browser"
 REQUIRE_BROWSER = os.environ.get("VAE_COURSE_REQUIRE_BROWSER") == "1"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SERVER_START_S = 120
 RUN_ALL_S = 360
 
@@ -45,8 +52,11 @@ RUN_ALL_S = 360
 SLIDERS_BOX = ".widget-hbox:has(> .widget-vbox .widget-slider):has(> .widget-image)"
 # The manifold explorer: grid, scatter, then the panel (digit slider, chosen pair, probe, caption).
 MANIFOLD_BOX = ".widget-hbox:has(> img.widget-image + img.widget-image + .widget-vbox)"
-ERROR_OUTPUTS = ('[data-mime-type="application/vnd.jupyter.stderr"]',
-                 '[data-mime-type="application/vnd.jupyter.error"]', ".jp-RenderedText.error")
+ERROR_OUTPUTS = (
+    '[data-mime-type="application/vnd.jupyter.stderr"]',
+    '[data-mime-type="application/vnd.jupyter.error"]',
+    ".jp-RenderedText.error",
+)
 
 
 def unavailable(reason: str) -> None:
@@ -60,8 +70,10 @@ def unavailable(reason: str) -> None:
 def chromium():
     path = shutil.which("chromium")
     if path is None:
-        unavailable("chromium not found on PATH (Debian: apt-get install chromium); "
-                    "the browser tests of notebook 07 need it")
+        unavailable(
+            "chromium not found on PATH (Debian: apt-get install chromium); "
+            "the browser tests of notebook 07 need it"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -86,18 +98,27 @@ def server_env(tmp: Path, cache: Path) -> dict[str, str]:
     user's setup is read or changed; turn off JupyterLab's news and update checks."""
     settings = tmp / "lab-settings"
     for plugin, values in {
-        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
         "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     }.items():
         target = settings / f"{plugin}.jupyterlab-settings"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
     env = dict(os.environ)
-    env.update({"JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
-                "JUPYTERLAB_SETTINGS_DIR": str(settings),
-                "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
-                "IPYTHONDIR": str(tmp / "ipython"), "VAE_COURSE_CACHE": str(cache),
-                "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    env.update(
+        {
+            "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
+            "IPYTHONDIR": str(tmp / "ipython"),
+            "VAE_COURSE_CACHE": str(cache),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        }
+    )
     return env
 
 
@@ -107,7 +128,9 @@ class Server:
     def __init__(self, args: list[str], port: int, token: str, cwd: Path, env: dict, log: Path):
         self.port, self.token, self.log = port, token, log
         self._log = open(log, "wb")
-        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     def url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
@@ -162,8 +185,11 @@ def error_texts(page) -> list[str]:
     found = []
     for selector in ERROR_OUTPUTS:
         found += page.locator(selector).all_inner_texts()
-    for marker in ("Error displaying widget", "Click to show javascript error",
-                   "Traceback (most recent call last)"):
+    for marker in (
+        "Error displaying widget",
+        "Click to show javascript error",
+        "Traceback (most recent call last)",
+    ):
         if page.get_by_text(marker).count():
             found.append(marker)
     return found
@@ -179,10 +205,13 @@ def move_slider_with_keyboard(page, name: str) -> None:
     value_before, text_before = handle.get_attribute("aria-valuenow"), readout.inner_text()
     image_before = image_bytes(page, box)
     handle.focus()
-    for _ in range(10):                       # 10 steps of 0.05: z1 grows by 0.5
+    for _ in range(10):  # 10 steps of 0.05: z1 grows by 0.5
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("([el, v]) => el.getAttribute('aria-valuenow') !== v",
-                           arg=[handle.element_handle(), value_before], timeout=10_000)
+    page.wait_for_function(
+        "([el, v]) => el.getAttribute('aria-valuenow') !== v",
+        arg=[handle.element_handle(), value_before],
+        timeout=10_000,
+    )
     deadline = time.monotonic() + 20
     while image_bytes(page, box) == image_before and time.monotonic() < deadline:
         page.wait_for_timeout(200)
@@ -196,11 +225,14 @@ def img_bytes(img) -> bytes:
     """The bytes behind an ``<img>`` of the page, read in the page."""
     import base64
 
-    return base64.b64decode(img.evaluate(
-        """async img => {
+    return base64.b64decode(
+        img.evaluate(
+            """async img => {
             const buf = await (await fetch(img.src)).arrayBuffer();
             return btoa(String.fromCharCode(...new Uint8Array(buf)));
-        }"""))
+        }"""
+        )
+    )
 
 
 def ring_centre(png: bytes) -> tuple[float, float]:
@@ -246,12 +278,16 @@ def click_a_point_of_the_scatter(page, name: str) -> None:
     assert image_next != image_first, f"{name}: the keyboard did not choose another digit"
     wait_until_changes(lambda: ring_centre(img_bytes(scatter)), (x, y))
     nx, ny = ring_centre(img_bytes(scatter))
-    assert (nx - x) ** 2 + (ny - y) ** 2 > 4 ** 2, f"{name}: the next digit is drawn on the first"
+    assert (nx - x) ** 2 + (ny - y) ** 2 > 4**2, f"{name}: the next digit is drawn on the first"
     # click the first digit's pixel; the page may show the picture resized, so scale
     natural = scatter.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     shown = scatter.bounding_box()
-    scatter.click(position={"x": (round(x) + 0.5) * shown["width"] / natural[0],
-                            "y": (round(y) + 0.5) * shown["height"] / natural[1]})
+    scatter.click(
+        position={
+            "x": (round(x) + 0.5) * shown["width"] / natural[0],
+            "y": (round(y) + 0.5) * shown["height"] / natural[1],
+        }
+    )
     wait_until_changes(lambda: img_bytes(chosen), image_next)
     assert img_bytes(chosen) != image_next, f"{name}: clicking a point did not change the image"
     # the digit drawn nearest the click is chosen: the first, or one drawn on the same pixel
@@ -261,12 +297,17 @@ def click_a_point_of_the_scatter(page, name: str) -> None:
     cx, cy = ring_centre(img_bytes(scatter))
     assert abs(cx - x) <= 1.5 and abs(cy - y) <= 1.5, (
         f"{name}: clicked the pixel ({x:.1f}, {y:.1f}) of digit #{first}, chose #{chosen_index}, "
-        f"drawn at ({cx:.1f}, {cy:.1f})")
-    page.wait_for_function("([el, v]) => parseFloat(el.getAttribute('aria-valuenow')) === v",
-                           arg=[handle.element_handle(), chosen_index], timeout=10_000)
+        f"drawn at ({cx:.1f}, {cy:.1f})"
+    )
+    page.wait_for_function(
+        "([el, v]) => parseFloat(el.getAttribute('aria-valuenow')) === v",
+        arg=[handle.element_handle(), chosen_index],
+        timeout=10_000,
+    )
     if chosen_index == first:
         assert text == text_first and img_bytes(chosen) == image_first, (
-            f"{name}: the first digit's caption or image did not come back")
+            f"{name}: the first digit's caption or image did not come back"
+        )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"07_latent_explorer_{name}_click.png"), full_page=False)
 
@@ -280,8 +321,9 @@ def served_page(chromium_path: str, server: Server, ready: str | None = None):
     try:
         server.wait(ready)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path, headless=True,
-                                        args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(
+                executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+            )
             try:
                 yield browser.new_page(viewport={"width": 1400, "height": 1000})
             finally:
@@ -304,11 +346,22 @@ def no_errors_then_slider_and_click(page, name: str, server: Server) -> None:
 def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_cache, tmp_path):
     work = copy_notebook(tmp_path)
     port, token = free_port(), secrets.token_hex(16)
-    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.allow_root=True"]
-    server = Server(args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "lab.log")
+    args = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={work}",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.allow_root=True",
+    ]
+    server = Server(
+        args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "lab.log"
+    )
     with served_page(chromium, server, ready="/api/status") as page:
         page.goto(server.url(f"/lab/tree/{NOTEBOOK.name}?reset"), timeout=120_000)
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
@@ -318,7 +371,9 @@ def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_ca
                 const kernel = nb && nb.sessionContext && nb.sessionContext.session
                     && nb.sessionContext.session.kernel;
                 return kernel && kernel.status === 'idle';
-            }""", timeout=120_000)
+            }""",
+            timeout=120_000,
+        )
         # what Run > Run All Cells does
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         n_code = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text())["cells"])
@@ -328,7 +383,11 @@ def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_ca
                     .map(p => p.textContent.trim());
                 return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t))
                     && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
-            }""", arg=n_code, timeout=RUN_ALL_S * 1000, polling=500)
+            }""",
+            arg=n_code,
+            timeout=RUN_ALL_S * 1000,
+            polling=500,
+        )
         page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=30_000)
         no_errors_then_slider_and_click(page, "jupyterlab", server)
 
@@ -336,10 +395,21 @@ def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_ca
 def test_voila_app_runs_slider_and_click_redraw(chromium, model_cache, tmp_path):
     work = copy_notebook(tmp_path)
     port, token = free_port(), secrets.token_hex(16)
-    args = [sys.executable, "-m", "voila", str(work / NOTEBOOK.name), "--no-browser",
-            "--Voila.ip=127.0.0.1", f"--port={port}", f"--token={token}",
-            "--ServerApp.port_retries=0", "--show_tracebacks=True"]
-    server = Server(args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "voila.log")
+    args = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(work / NOTEBOOK.name),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        f"--token={token}",
+        "--ServerApp.port_retries=0",
+        "--show_tracebacks=True",
+    ]
+    server = Server(
+        args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "voila.log"
+    )
     with served_page(chromium, server) as page:
         page.goto(server.url("/"), timeout=RUN_ALL_S * 1000)
         # voila runs every cell, then renders; the glossary is the last output

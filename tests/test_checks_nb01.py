@@ -1,11 +1,10 @@
 import pytest
-import torch
 
 from lecture_utils.checks import ExerciseError
 from lecture_utils.checks.nb01 import check_autoencoder_loss, check_pca_reconstruct
 
-
 # --- Exercise 1.2: PCA reconstruction -----------------------------------------------------------
+
 
 def pca_right(x, mean, components):
     return ((x - mean) @ components.T) @ components + mean
@@ -35,6 +34,7 @@ def test_pca_reconstruct_explains_mistakes(wrong, message):
 
 # --- Exercise 1.1: the autoencoder's loss --------------------------------------------------------
 
+
 def loss_right(model, batch):
     x = batch[0]
     return ((model(x) - x) ** 2).mean()
@@ -47,8 +47,10 @@ def _uses_labels(model, batch):
 
 LOSS_WRONG = {
     "sum": (lambda m, b: ((m(b[0]) - b[0]) ** 2).sum(), "80 times too large"),
-    "sum over pixels": (lambda m, b: ((m(b[0]) - b[0]) ** 2).flatten(1).sum(1).mean(),
-                        "16 times too large"),
+    "sum over pixels": (
+        lambda m, b: ((m(b[0]) - b[0]) ** 2).flatten(1).sum(1).mean(),
+        "16 times too large",
+    ),
     "per example": (lambda m, b: ((m(b[0]) - b[0]) ** 2).flatten(1).mean(1), "expected a scalar"),
     "rmse": (lambda m, b: ((m(b[0]) - b[0]) ** 2).mean().sqrt(), "square root"),
     "no square": (lambda m, b: (m(b[0]) - b[0]).mean(), "target of an autoencoder is its input"),
@@ -74,7 +76,7 @@ def test_gradient_is_checked_separately():
     def wrong_gradient(model, batch):
         x = batch[0]
         value = ((model(x) - x) ** 2).mean()
-        return value.detach() + 0.5 * (value - value.detach())   # right value, half the gradient
+        return value.detach() + 0.5 * (value - value.detach())  # right value, half the gradient
 
     with pytest.raises(ExerciseError, match="gradient"):
         check_autoencoder_loss(wrong_gradient)

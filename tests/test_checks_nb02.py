@@ -13,12 +13,16 @@ def _stub(*args):
 
 # --- Exercise 2.1: per-example L2 ---------------------------------------------------------------
 
+
 def l2_right(x_hat, x):
     return ((x_hat - x) ** 2).flatten(1).sum(dim=1)
 
 
 L2_WRONG = {
-    "mean over pixels": (lambda xh, x: ((xh - x) ** 2).flatten(1).mean(dim=1), "16 times too small"),
+    "mean over pixels": (
+        lambda xh, x: ((xh - x) ** 2).flatten(1).mean(dim=1),
+        "16 times too small",
+    ),
     "scalar": (lambda xh, x: ((xh - x) ** 2).sum(), r"one number for the whole batch"),
     "batch mean": (lambda xh, x: ((xh - x) ** 2).mean(), r"expected shape \(5,\), got \(\)"),
     "unreduced": (lambda xh, x: (xh - x) ** 2, "did not reduce over all the pixels"),
@@ -28,8 +32,10 @@ L2_WRONG = {
     "l1": (lambda xh, x: (xh - x).abs().flatten(1).sum(dim=1), "L1 loss"),
     "no square": (lambda xh, x: (xh - x).flatten(1).sum(dim=1), "without squaring"),
     "half": (lambda xh, x: 0.5 * l2_right(xh, x), "no factor 1/2"),
-    "only 4-D": (lambda xh, x: ((xh - x) ** 2).sum(dim=(1, 2, 3)),
-                 r"failed on inputs of shape \(3, 7\).*flatten each example"),
+    "only 4-D": (
+        lambda xh, x: ((xh - x) ** 2).sum(dim=(1, 2, 3)),
+        r"failed on inputs of shape \(3, 7\).*flatten each example",
+    ),
     "nan": (lambda xh, x: l2_right(xh, x) * float("nan"), "NaN"),
     "detached": (lambda xh, x: l2_right(xh, x).detach(), "no gradient"),
     "list": (lambda xh, x: l2_right(xh, x).tolist(), "expected a torch.Tensor"),
@@ -60,8 +66,9 @@ def test_per_example_l2_failures_are_exercise_errors():
 
 # --- Exercise 2.2: the gradient of the batch L2 loss --------------------------------------------
 
+
 def grad_right(w, b, z, x):
-    r = z @ w.T + b - x            # (B, D)
+    r = z @ w.T + b - x  # (B, D)
     return 2.0 / len(z) * r.T @ z  # (D, K)
 
 
@@ -69,12 +76,16 @@ GRAD_WRONG = {
     "no factor 2": (lambda w, b, z, x: grad_right(w, b, z, x) / 2, "keep the factor 2"),
     "wrong sign": (lambda w, b, z, x: -grad_right(w, b, z, x), "wrong sign"),
     "sum, not mean": (lambda w, b, z, x: grad_right(w, b, z, x) * len(z), "B = 6 times too large"),
-    "mean over pixels too": (lambda w, b, z, x: grad_right(w, b, z, x) / w.shape[0],
-                             "D = 5 times too small"),
+    "mean over pixels too": (
+        lambda w, b, z, x: grad_right(w, b, z, x) / w.shape[0],
+        "D = 5 times too small",
+    ),
     "no bias": (lambda w, b, z, x: 2.0 / len(z) * (z @ w.T - x).T @ z, "left out the bias"),
     "transposed": (lambda w, b, z, x: grad_right(w, b, z, x).T, r"got \(3, 5\).*transpose"),
-    "per example": (lambda w, b, z, x: 2.0 * (z @ w.T + b - x)[:, :, None] * z[:, None, :],
-                    r"expected shape \(5, 3\), got \(6, 5, 3\)"),
+    "per example": (
+        lambda w, b, z, x: 2.0 * (z @ w.T + b - x)[:, :, None] * z[:, None, :],
+        r"expected shape \(5, 3\), got \(6, 5, 3\)",
+    ),
     "nan": (lambda w, b, z, x: grad_right(w, b, z, x) * float("nan"), "NaN"),
     "wrong values": (lambda w, b, z, x: grad_right(w, b, z, x) + 0.1, r"values differ.*\(2/B\)"),
     "stub": (_stub, "not solved yet"),
@@ -87,7 +98,9 @@ def test_l2_gradient_accepts_the_hand_derivation(capsys):
 
 
 def test_l2_gradient_accepts_an_einsum_form():
-    check_l2_gradient(lambda w, b, z, x: torch.einsum("bd,bk->dk", 2 * (z @ w.T + b - x), z) / len(z))
+    check_l2_gradient(
+        lambda w, b, z, x: torch.einsum("bd,bk->dk", 2 * (z @ w.T + b - x), z) / len(z)
+    )
 
 
 @pytest.mark.parametrize("wrong,message", GRAD_WRONG.values(), ids=GRAD_WRONG.keys())
@@ -98,10 +111,11 @@ def test_l2_gradient_explains_mistakes(wrong, message):
 
 # --- Exercise 2.3: the Gaussian negative log-likelihood -----------------------------------------
 
+
 def nll_right(x_hat, x, sigma):
     d = x[0].numel()
     sq = ((x - x_hat) ** 2).flatten(1).sum(dim=1)
-    return sq / (2 * sigma ** 2) + 0.5 * d * math.log(2 * math.pi * sigma ** 2)
+    return sq / (2 * sigma**2) + 0.5 * d * math.log(2 * math.pi * sigma**2)
 
 
 def _sq(x_hat, x):
@@ -110,15 +124,23 @@ def _sq(x_hat, x):
 
 NLL_WRONG = {
     "log-likelihood": (lambda xh, x, s: -nll_right(xh, x, s), "opposite sign"),
-    "no constant": (lambda xh, x, s: _sq(xh, x) / (2 * s ** 2), "left out the normalising constant"),
-    "constant once": (lambda xh, x, s: _sq(xh, x) / (2 * s ** 2) + 0.5 * math.log(2 * math.pi * s ** 2),
-                      "once per image"),
-    "sigma, not variance": (lambda xh, x, s: _sq(xh, x) / (2 * s) + 4.5 * math.log(2 * math.pi * s ** 2),
-                            "2 sigma instead of 2 sigma"),
-    "log sigma": (lambda xh, x, s: _sq(xh, x) / (2 * s ** 2) + 4.5 * math.log(2 * math.pi * s),
-                  r"log\(2 pi sigma\) instead"),
-    "no half": (lambda xh, x, s: _sq(xh, x) / s ** 2 + 4.5 * math.log(2 * math.pi * s ** 2),
-                "factor 1/2"),
+    "no constant": (lambda xh, x, s: _sq(xh, x) / (2 * s**2), "left out the normalising constant"),
+    "constant once": (
+        lambda xh, x, s: _sq(xh, x) / (2 * s**2) + 0.5 * math.log(2 * math.pi * s**2),
+        "once per image",
+    ),
+    "sigma, not variance": (
+        lambda xh, x, s: _sq(xh, x) / (2 * s) + 4.5 * math.log(2 * math.pi * s**2),
+        "2 sigma instead of 2 sigma",
+    ),
+    "log sigma": (
+        lambda xh, x, s: _sq(xh, x) / (2 * s**2) + 4.5 * math.log(2 * math.pi * s),
+        r"log\(2 pi sigma\) instead",
+    ),
+    "no half": (
+        lambda xh, x, s: _sq(xh, x) / s**2 + 4.5 * math.log(2 * math.pi * s**2),
+        "factor 1/2",
+    ),
     "mean over pixels": (lambda xh, x, s: nll_right(xh, x, s) / 9, "9 times too small"),
     "scalar": (lambda xh, x, s: nll_right(xh, x, s).sum(), "one number for the whole batch"),
     "nan": (lambda xh, x, s: nll_right(xh, x, s) * float("nan"), "NaN"),
@@ -133,7 +155,9 @@ def test_gaussian_nll_accepts_the_formula(capsys):
 
 
 def test_gaussian_nll_accepts_torch_distributions():
-    check_gaussian_nll(lambda xh, x, s: -torch.distributions.Normal(xh, s).log_prob(x).sum(dim=(1, 2, 3)))
+    check_gaussian_nll(
+        lambda xh, x, s: -torch.distributions.Normal(xh, s).log_prob(x).sum(dim=(1, 2, 3))
+    )
 
 
 @pytest.mark.parametrize("wrong,message", NLL_WRONG.values(), ids=NLL_WRONG.keys())

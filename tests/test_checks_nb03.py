@@ -1,12 +1,13 @@
 """The checks of notebook 03 accept a correct answer and reject typical wrong ones with a hint."""
+
 import pytest
 import torch
 
 from lecture_utils.checks.core import ExerciseError
 from lecture_utils.checks.nb03 import check_balanced_subset, check_freeze
 
-
 # --- Exercise 3.1: equal-per-class label subset ---------------------------------------------
+
 
 def subset_correct(labels, per_class, generator):
     picked = []
@@ -21,17 +22,20 @@ def subset_shuffled_order(labels, per_class, generator):
     return idx[torch.randperm(len(idx), generator=generator)]
 
 
-def subset_first_n(labels, per_class, generator):          # x[:N] on class-sorted data
+def subset_first_n(labels, per_class, generator):  # x[:N] on class-sorted data
     return torch.arange(per_class * (int(labels.max()) + 1))
 
 
-def subset_random_n(labels, per_class, generator):         # random, but not per class
-    return torch.randperm(len(labels), generator=generator)[:per_class * (int(labels.max()) + 1)]
+def subset_random_n(labels, per_class, generator):  # random, but not per class
+    return torch.randperm(len(labels), generator=generator)[: per_class * (int(labels.max()) + 1)]
 
 
 def subset_total_not_per_class(labels, per_class, generator):
-    return subset_correct(labels, 1, generator)[:per_class] if per_class <= 10 else \
-        torch.randperm(len(labels), generator=generator)[:per_class]
+    return (
+        subset_correct(labels, 1, generator)[:per_class]
+        if per_class <= 10
+        else torch.randperm(len(labels), generator=generator)[:per_class]
+    )
 
 
 def subset_with_replacement(labels, per_class, generator):
@@ -43,8 +47,9 @@ def subset_with_replacement(labels, per_class, generator):
 
 
 def subset_first_of_each_class(labels, per_class, generator):
-    return torch.cat([torch.nonzero(labels == c).flatten()[:per_class]
-                      for c in range(int(labels.max()) + 1)])
+    return torch.cat(
+        [torch.nonzero(labels == c).flatten()[:per_class] for c in range(int(labels.max()) + 1)]
+    )
 
 
 def subset_ignores_generator(labels, per_class, generator):
@@ -71,18 +76,31 @@ def test_balanced_subset_accepts_correct_answers(fn, capsys):
     assert "Exercise 3.1 passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fn,message", [
-    (subset_first_n, "expected per_class=1 examples of every class"),
-    (subset_random_n, "Pick within each class separately"),
-    (subset_total_not_per_class, "labels *per class*"),
-    (subset_with_replacement, "draw without replacement"),
-    (subset_first_of_each_class, "picked in 100%"),
-    (subset_ignores_generator, "seeded alike"),
-    (subset_mask, "boolean mask"),
-    (subset_float, "int64 indices"),
-    (subset_unsolved, "not solved yet"),
-], ids=["first N", "random N", "total", "replacement", "first per class", "no generator",
-        "mask", "float", "unsolved"])
+@pytest.mark.parametrize(
+    "fn,message",
+    [
+        (subset_first_n, "expected per_class=1 examples of every class"),
+        (subset_random_n, "Pick within each class separately"),
+        (subset_total_not_per_class, "labels *per class*"),
+        (subset_with_replacement, "draw without replacement"),
+        (subset_first_of_each_class, "picked in 100%"),
+        (subset_ignores_generator, "seeded alike"),
+        (subset_mask, "boolean mask"),
+        (subset_float, "int64 indices"),
+        (subset_unsolved, "not solved yet"),
+    ],
+    ids=[
+        "first N",
+        "random N",
+        "total",
+        "replacement",
+        "first per class",
+        "no generator",
+        "mask",
+        "float",
+        "unsolved",
+    ],
+)
 def test_balanced_subset_rejects_wrong_answers(fn, message):
     with pytest.raises(ExerciseError, match="Exercise 3.1") as err:
         check_balanced_subset(fn)
@@ -90,6 +108,7 @@ def test_balanced_subset_rejects_wrong_answers(fn, message):
 
 
 # --- Exercise 3.2: freezing parameters --------------------------------------------------------
+
 
 def freeze_correct(module):
     for p in module.parameters():
@@ -125,12 +144,13 @@ def freeze_first_layer(module):
 
 def freeze_data_copies(module):
     for p in module.parameters():
-        p.data.requires_grad = False          # sets the flag on a new tensor, not on p
+        p.data.requires_grad = False  # sets the flag on a new tensor, not on p
     return module
 
 
 def freeze_copy(module):
     import copy
+
     frozen = copy.deepcopy(module)
     for p in frozen.parameters():
         p.requires_grad_(False)
@@ -159,18 +179,31 @@ def test_freeze_accepts_correct_answers(fn, capsys):
     assert "Exercise 3.2 passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fn,message", [
-    (freeze_nothing, "weights changed during linear probing"),
-    (freeze_eval, "module.eval() only switches"),
-    (freeze_weights_only, "bias"),
-    (freeze_first_layer, "Still trainable (requires_grad=True): encoder.1.2.weight"),
-    (freeze_data_copies, "weights changed during linear probing"),
-    (freeze_copy, "different object"),
-    (freeze_global, "switched gradients off"),
-    (freeze_and_reset, "changed the value"),
-    (freeze_unsolved, "not solved yet"),
-], ids=["nothing", "eval", "weights only", "first layer", ".data", "copy", "global",
-        "reset", "unsolved"])
+@pytest.mark.parametrize(
+    "fn,message",
+    [
+        (freeze_nothing, "weights changed during linear probing"),
+        (freeze_eval, "module.eval() only switches"),
+        (freeze_weights_only, "bias"),
+        (freeze_first_layer, "Still trainable (requires_grad=True): encoder.1.2.weight"),
+        (freeze_data_copies, "weights changed during linear probing"),
+        (freeze_copy, "different object"),
+        (freeze_global, "switched gradients off"),
+        (freeze_and_reset, "changed the value"),
+        (freeze_unsolved, "not solved yet"),
+    ],
+    ids=[
+        "nothing",
+        "eval",
+        "weights only",
+        "first layer",
+        ".data",
+        "copy",
+        "global",
+        "reset",
+        "unsolved",
+    ],
+)
 def test_freeze_rejects_wrong_answers(fn, message):
     try:
         with pytest.raises(ExerciseError, match="Exercise 3.2") as err:

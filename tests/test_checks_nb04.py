@@ -1,4 +1,5 @@
 """The checks of notebook 04 accept a correct answer and explain typical wrong ones."""
+
 import math
 
 import pytest
@@ -18,7 +19,9 @@ def good_mc(log_likelihood, x, latent_dim, n_samples, generator):
 
 
 def sum_not_mean(log_likelihood, x, latent_dim, n_samples, generator):
-    return torch.logsumexp(log_likelihood(x, prior_draws(latent_dim, n_samples, len(x), generator)), 0)
+    return torch.logsumexp(
+        log_likelihood(x, prior_draws(latent_dim, n_samples, len(x), generator)), 0
+    )
 
 
 def mean_of_logs(log_likelihood, x, latent_dim, n_samples, generator):
@@ -26,7 +29,9 @@ def mean_of_logs(log_likelihood, x, latent_dim, n_samples, generator):
 
 
 def naive_exp(log_likelihood, x, latent_dim, n_samples, generator):
-    return log_likelihood(x, prior_draws(latent_dim, n_samples, len(x), generator)).exp().mean(0).log()
+    return (
+        log_likelihood(x, prior_draws(latent_dim, n_samples, len(x), generator)).exp().mean(0).log()
+    )
 
 
 def no_generator(log_likelihood, x, latent_dim, n_samples, generator):
@@ -48,14 +53,17 @@ def test_log_marginal_mc_accepts_the_answer(capsys):
     assert "✓ Exercise 4.1 passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fn,message", [
-    (sum_not_mean, "subtract log S to take their mean"),
-    (mean_of_logs, "Jensen"),
-    (naive_exp, "Never exponentiate"),
-    (no_generator, "same generator"),
-    (wrong_dim, r"expected shape \(4,\), got \(1, 4\)"),
-    (wide_prior, "from the prior N\\(0, I\\)"),
-])
+@pytest.mark.parametrize(
+    "fn,message",
+    [
+        (sum_not_mean, "subtract log S to take their mean"),
+        (mean_of_logs, "Jensen"),
+        (naive_exp, "Never exponentiate"),
+        (no_generator, "same generator"),
+        (wrong_dim, r"expected shape \(4,\), got \(1, 4\)"),
+        (wide_prior, "from the prior N\\(0, I\\)"),
+    ],
+)
 def test_log_marginal_mc_explains_mistakes(fn, message):
     with pytest.raises(ExerciseError, match=message):
         check_log_marginal_mc(fn)
@@ -103,13 +111,16 @@ def test_posterior_on_grid_accepts_the_answer(capsys):
     assert capsys.readouterr().out.count("✓ Exercise 4.2 passed") == 2
 
 
-@pytest.mark.parametrize("fn,message", [
-    (no_prior, "You left out the prior"),
-    (sums_to_one, "divide by dz as well"),
-    (unnormalised, "without dividing by p\\(x\\)"),
-    (naive_bayes, "normalise in log space"),
-    (transposed, r"expected shape \(3, 1201\), got \(1201, 3\)"),
-])
+@pytest.mark.parametrize(
+    "fn,message",
+    [
+        (no_prior, "You left out the prior"),
+        (sums_to_one, "divide by dz as well"),
+        (unnormalised, "without dividing by p\\(x\\)"),
+        (naive_bayes, "normalise in log space"),
+        (transposed, r"expected shape \(3, 1201\), got \(1201, 3\)"),
+    ],
+)
 def test_posterior_on_grid_explains_mistakes(fn, message):
     with pytest.raises(ExerciseError, match=message):
         check_posterior_on_grid(fn)
@@ -118,7 +129,9 @@ def test_posterior_on_grid_explains_mistakes(fn, message):
 def test_log_marginal_tolerance_holds_for_other_seeds():
     """The correct answer passes whatever its random draws (the tolerance is not luck)."""
     for seed in range(5):
+
         def shifted_seed(log_likelihood, x, latent_dim, n_samples, generator, seed=seed):
             generator = torch.Generator().manual_seed(1000 + seed)
             return good_mc(log_likelihood, x, latent_dim, n_samples, generator)
+
         check_log_marginal_mc(shifted_seed)

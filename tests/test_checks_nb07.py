@@ -1,4 +1,5 @@
 """The checks of notebook 07 pass right answers and stop typical wrong ones with a hint."""
+
 import math
 
 import pytest
@@ -25,7 +26,7 @@ def slerp_unit_vectors(z0, z1, t):
 
 
 def slerp_no_normalised_angle(z0, z1, t):
-    om = torch.arccos((z0 @ z1).clamp(-1, 1))     # forgets to divide by the norms
+    om = torch.arccos((z0 @ z1).clamp(-1, 1))  # forgets to divide by the norms
     t = t[:, None]
     return torch.sin((1 - t) * om) / torch.sin(om) * z0 + torch.sin(t * om) / torch.sin(om) * z1
 
@@ -45,17 +46,29 @@ def test_slerp_check_passes_the_right_answer(capsys):
     assert "✓ Exercise 7.1 (slerp) passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong,message", [
-    (lerp, "that is the straight line"),
-    (slerp_swapped, "Did you swap the weights"),
-    (lambda z0, z1, t: slerp(z0, z1, t).T, r"expected shape \(4, 2\), got \(2, 4\)"),
-    (slerp_unit_vectors, r"must start at z0 = \(2.0, 0.0\) \(t = 0\), got \[1.0, 0.0\]"),
-    (slerp_no_normalised_angle, r"codes of different norms.*cos Ω = z0·z1 / \(\|z0\| \|z1\|\)"),
-    (slerp_degrees, "in radians"),
-    (lambda z0, z1, t: slerp(z0, z1, t).double().numpy(), "expected a torch.Tensor"),
-    (not_solved, "not solved yet"),
-], ids=["lerp", "swapped", "transposed", "unit vectors", "angle not normalised", "degrees",
-        "numpy", "stub"])
+@pytest.mark.parametrize(
+    "wrong,message",
+    [
+        (lerp, "that is the straight line"),
+        (slerp_swapped, "Did you swap the weights"),
+        (lambda z0, z1, t: slerp(z0, z1, t).T, r"expected shape \(4, 2\), got \(2, 4\)"),
+        (slerp_unit_vectors, r"must start at z0 = \(2.0, 0.0\) \(t = 0\), got \[1.0, 0.0\]"),
+        (slerp_no_normalised_angle, r"codes of different norms.*cos Ω = z0·z1 / \(\|z0\| \|z1\|\)"),
+        (slerp_degrees, "in radians"),
+        (lambda z0, z1, t: slerp(z0, z1, t).double().numpy(), "expected a torch.Tensor"),
+        (not_solved, "not solved yet"),
+    ],
+    ids=[
+        "lerp",
+        "swapped",
+        "transposed",
+        "unit vectors",
+        "angle not normalised",
+        "degrees",
+        "numpy",
+        "stub",
+    ],
+)
 def test_slerp_check_explains_wrong_answers(wrong, message):
     with pytest.raises(ExerciseError, match=message):
         check_slerp(wrong)
@@ -84,15 +97,19 @@ def covariance_only(z, slant):
     return w / w.norm()
 
 
-@pytest.mark.parametrize("wrong,message", [
-    (lambda z, s: -slant_direction(z, s), "points the wrong way"),
-    (lambda z, s: 3 * slant_direction(z, s), "must be a unit vector, got norm 3"),
-    (no_intercept, "no intercept"),
-    (covariance_only, "dimensions of z are correlated"),
-    (lambda z, s: slant_direction(z, s)[None], r"expected shape \(5,\), got \(1, 5\)"),
-    (lambda z, s: torch.full((5,), 5 ** -0.5), "Cosine with the true direction"),
-    (lambda z, s: slant_direction(z, s).long(), "floating-point"),
-], ids=["sign", "not normalised", "no intercept", "covariance only", "shape", "constant", "dtype"])
+@pytest.mark.parametrize(
+    "wrong,message",
+    [
+        (lambda z, s: -slant_direction(z, s), "points the wrong way"),
+        (lambda z, s: 3 * slant_direction(z, s), "must be a unit vector, got norm 3"),
+        (no_intercept, "no intercept"),
+        (covariance_only, "dimensions of z are correlated"),
+        (lambda z, s: slant_direction(z, s)[None], r"expected shape \(5,\), got \(1, 5\)"),
+        (lambda z, s: torch.full((5,), 5**-0.5), "Cosine with the true direction"),
+        (lambda z, s: slant_direction(z, s).long(), "floating-point"),
+    ],
+    ids=["sign", "not normalised", "no intercept", "covariance only", "shape", "constant", "dtype"],
+)
 def test_slant_check_explains_wrong_answers(wrong, message):
     with pytest.raises(ExerciseError, match=message):
         check_slant_direction(wrong)

@@ -1,4 +1,5 @@
 """EncoderClassifier (notebook 03): shapes, loading an autoencoder's weights, freezing."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -39,7 +40,7 @@ def test_pretrained_weights_are_loaded_exactly(pretrained):
     assert encoder_state.keys() == pretrained.encoder.state_dict().keys()
     for key, value in pretrained.encoder.state_dict().items():
         assert torch.equal(encoder_state[key], value)
-        assert encoder_state[key].data_ptr() != value.data_ptr()    # a copy, not shared memory
+        assert encoder_state[key].data_ptr() != value.data_ptr()  # a copy, not shared memory
 
 
 def test_the_copy_is_independent_of_the_autoencoder(pretrained):
@@ -47,8 +48,8 @@ def test_the_copy_is_independent_of_the_autoencoder(pretrained):
     x = torch.rand(3, 784)
     before = clf.features(x).detach().clone()
     with torch.no_grad():
-        pretrained.encoder[0].weight.add_(1.0)       # later changes to the autoencoder ...
-    torch.testing.assert_close(clf.features(x), before)   # ... do not reach the classifier
+        pretrained.encoder[0].weight.add_(1.0)  # later changes to the autoencoder ...
+    torch.testing.assert_close(clf.features(x), before)  # ... do not reach the classifier
 
 
 @pytest.mark.parametrize("frozen", [True, False])
@@ -104,7 +105,7 @@ def test_any_encoder_module_works():
     clf = EncoderClassifier(encoder, feature_dim=5, n_classes=2, freeze_encoder=True)
     assert clf(torch.rand(3, 3, 4)).shape == (3, 2)
     assert clf.encoder is not encoder and clf.encoder_frozen
-    assert all(p.requires_grad for p in encoder.parameters())   # the original is untouched
+    assert all(p.requires_grad for p in encoder.parameters())  # the original is untouched
 
 
 def test_bad_arguments(pretrained):

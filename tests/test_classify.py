@@ -2,20 +2,28 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils.classify import (METHODS, BudgetComparison, accuracy, balanced_subset,
-                                    compare_label_budgets, fit_logistic_regression,
-                                    make_classifier, plot_budget_comparison, reinitialised,
-                                    train_classifier)
+from lecture_utils.classify import (
+    METHODS,
+    BudgetComparison,
+    accuracy,
+    balanced_subset,
+    compare_label_budgets,
+    fit_logistic_regression,
+    make_classifier,
+    plot_budget_comparison,
+    reinitialised,
+    train_classifier,
+)
 from lecture_utils.models import Autoencoder, EncoderClassifier
 
 
 def toy_data(n_per_class=20, classes=3, seed=0):
     """Small images whose class is a bright block at a class-specific place (separable)."""
     g = torch.Generator().manual_seed(seed)
-    y = torch.arange(classes).repeat_interleave(n_per_class)   # grouped by class, like MNIST
+    y = torch.arange(classes).repeat_interleave(n_per_class)  # grouped by class, like MNIST
     x = 0.1 * torch.rand(len(y), 1, 8, 8, generator=g)
     for c in range(classes):
-        x[y == c, 0, 2 * c: 2 * c + 2, :] += 1.0
+        x[y == c, 0, 2 * c : 2 * c + 2, :] += 1.0
     return x, y
 
 
@@ -32,8 +40,10 @@ def test_balanced_subset_counts_each_class_once_per_slot():
     # reproducible with a seeded generator, different with another seed (for some seed)
     again = balanced_subset(labels, 3, torch.Generator().manual_seed(0))
     assert torch.equal(idx, again)
-    others = {tuple(balanced_subset(labels, 1, torch.Generator().manual_seed(s)).tolist())
-              for s in range(20)}
+    others = {
+        tuple(balanced_subset(labels, 1, torch.Generator().manual_seed(s)).tolist())
+        for s in range(20)
+    }
     assert len(others) > 1
 
 
@@ -63,7 +73,7 @@ def test_balanced_subset_rejects_bad_input():
 def test_accuracy_matches_a_loop():
     x, y = toy_data()
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
-    expected = sum(int(model(x[i:i + 1]).argmax()) == int(y[i]) for i in range(len(y))) / len(y)
+    expected = sum(int(model(x[i : i + 1]).argmax()) == int(y[i]) for i in range(len(y))) / len(y)
     assert accuracy(model, x, y, batch_size=7) == pytest.approx(expected)
     with pytest.raises(ValueError, match="labels must have shape"):
         accuracy(model, x, y[:-1])
@@ -77,7 +87,7 @@ def test_train_classifier_takes_exactly_the_given_steps():
     train_classifier(model, x, y, steps=7, batch_size=16)
     assert calls == [16] * 7
     calls.clear()
-    train_classifier(model, x, y, steps=3, batch_size=1000)   # full batch
+    train_classifier(model, x, y, steps=3, batch_size=1000)  # full batch
     assert calls == [60] * 3
 
 
@@ -112,8 +122,9 @@ def test_reinitialised_keeps_architecture_and_changes_weights():
     fresh = reinitialised(ae)
     shapes = [p.shape for p in ae.parameters()]
     assert [p.shape for p in fresh.parameters()] == shapes
-    assert not any(torch.equal(a, b) for a, b in zip(ae.parameters(), fresh.parameters())
-                   if a.ndim == 2)
+    assert not any(
+        torch.equal(a, b) for a, b in zip(ae.parameters(), fresh.parameters()) if a.ndim == 2
+    )
 
 
 def test_make_classifier_methods():
@@ -124,9 +135,9 @@ def test_make_classifier_methods():
     scratch = make_classifier("scratch", ae, 3)
     pixels = make_classifier("pixels", ae, 3)
     assert probe.encoder_frozen and not tune.encoder_frozen and not scratch.encoder_frozen
-    torch.testing.assert_close(probe.features(x), ae.encode(x))     # pretrained weights
+    torch.testing.assert_close(probe.features(x), ae.encode(x))  # pretrained weights
     torch.testing.assert_close(tune.features(x), ae.encode(x))
-    assert not torch.allclose(scratch.features(x), ae.encode(x))    # fresh weights
+    assert not torch.allclose(scratch.features(x), ae.encode(x))  # fresh weights
     assert sum(p.numel() for p in pixels.parameters()) == 64 * 3 + 3
     for model in (probe, tune, scratch, pixels):
         assert model(x).shape == (len(x), 3)
@@ -145,14 +156,15 @@ def test_compare_label_budgets_table_is_deterministic_and_leaves_the_autoencoder
     state = torch.get_rng_state()
     kwargs = dict(budgets=(1, 5, None), seeds=(0, 1), steps=20, batch_size=16, lr=1e-2)
     first = compare_label_budgets(ae, (x, y), (x_test, y_test), **kwargs)
-    assert torch.equal(state, torch.get_rng_state())          # global random state restored
+    assert torch.equal(state, torch.get_rng_state())  # global random state restored
     second = compare_label_budgets(ae, (x, y), (x_test, y_test), **kwargs)
     assert torch.equal(first.accuracy, second.accuracy)
     assert all(torch.equal(a, b) for a, b in zip(weights, ae.parameters()))
     assert first.accuracy.shape == (4, 3, 2) and first.methods == METHODS
     assert first.n_labels == (3, 15, 90)
-    torch.testing.assert_close(first.labels_per_class(), torch.tensor([1.0, 5.0, 30.0],
-                                                                      dtype=torch.float64))
+    torch.testing.assert_close(
+        first.labels_per_class(), torch.tensor([1.0, 5.0, 30.0], dtype=torch.float64)
+    )
     assert float(first.accuracy.min()) >= 0 and float(first.accuracy.max()) <= 1
     torch.testing.assert_close(first.mean()[2, 1], first.accuracy[2, 1].mean())
     torch.testing.assert_close(first.get("fine-tune", 5), first.accuracy[2, 1])
@@ -170,8 +182,9 @@ def test_compare_label_budgets_table_is_deterministic_and_leaves_the_autoencoder
 def test_budget_comparison_std_and_plot():
     acc = torch.tensor([[[0.5, 0.7], [0.8, 0.8]]], dtype=torch.float64)
     result = BudgetComparison(("scratch",), (1, None), (0, 1), (10, 100), acc)
-    torch.testing.assert_close(result.std(), torch.tensor([[2 ** 0.5 * 0.1, 0.0]],
-                                                          dtype=torch.float64))
+    torch.testing.assert_close(
+        result.std(), torch.tensor([[2**0.5 * 0.1, 0.0]], dtype=torch.float64)
+    )
     single = BudgetComparison(("scratch",), (1,), (0,), (10,), acc[:, :1, :1])
     assert torch.equal(single.std(), torch.zeros(1, 1, dtype=torch.float64))
     fig = plot_budget_comparison(result)
@@ -188,9 +201,8 @@ def newton_logistic_regression(x, y, n_classes, weight_decay, steps=30):
     k = x.shape[1]
 
     def objective(theta):
-        w, b = theta[:n_classes * k].reshape(n_classes, k), theta[n_classes * k:]
-        return (torch.nn.functional.cross_entropy(x @ w.T + b, y)
-                + 0.5 * weight_decay * (w ** 2).sum())
+        w, b = theta[: n_classes * k].reshape(n_classes, k), theta[n_classes * k :]
+        return torch.nn.functional.cross_entropy(x @ w.T + b, y) + 0.5 * weight_decay * (w**2).sum()
 
     theta = torch.zeros(n_classes * (k + 1), dtype=torch.float64)
     for _ in range(steps):
@@ -199,7 +211,7 @@ def newton_logistic_regression(x, y, n_classes, weight_decay, steps=30):
         # the softmax is invariant to a shift of all logits: the Hessian is singular along
         # the bias direction (1, ..., 1); the pseudo-inverse takes the minimum-norm step
         theta = theta - torch.linalg.pinv(hess) @ grad
-    return theta[:n_classes * k].reshape(n_classes, k), theta[n_classes * k:], objective(theta)
+    return theta[: n_classes * k].reshape(n_classes, k), theta[n_classes * k :], objective(theta)
 
 
 def overlapping_data(n=300, k=3, classes=3, seed=0):
@@ -215,17 +227,20 @@ def test_fit_logistic_regression_matches_newtons_method(weight_decay):
     x, y = overlapping_data()
     state = torch.get_rng_state()
     fit = fit_logistic_regression(x, y, weight_decay=weight_decay, tolerance=1e-4)
-    assert torch.equal(state, torch.get_rng_state())          # global random state untouched
+    assert torch.equal(state, torch.get_rng_state())  # global random state untouched
     w_ref, b_ref, loss_ref = newton_logistic_regression(x, y, 3, weight_decay)
     assert fit.converged and fit.grad_max <= 1e-4 and fit.iterations > 0
     assert fit.loss == pytest.approx(float(loss_ref), abs=1e-6)
     # logits are unique up to a common shift per example: compare centred logits
     logits = fit.head(x).double()
     logits_ref = x.double() @ w_ref.T + b_ref
-    torch.testing.assert_close(logits - logits.mean(1, keepdim=True),
-                               logits_ref - logits_ref.mean(1, keepdim=True),
-                               atol=2e-3, rtol=0)
-    if weight_decay:     # the penalty makes W unique
+    torch.testing.assert_close(
+        logits - logits.mean(1, keepdim=True),
+        logits_ref - logits_ref.mean(1, keepdim=True),
+        atol=2e-3,
+        rtol=0,
+    )
+    if weight_decay:  # the penalty makes W unique
         torch.testing.assert_close(fit.head.weight.double(), w_ref, atol=2e-3, rtol=0)
 
 
@@ -233,7 +248,7 @@ def test_fit_logistic_regression_reports_an_unfinished_fit_and_checks_input():
     x, y = overlapping_data()
     short = fit_logistic_regression(x, y, max_iter=2)
     assert short.iterations <= 2 and not short.converged and short.grad_max > 1e-4
-    fit = fit_logistic_regression(x, y, n_classes=5)        # two classes never seen
+    fit = fit_logistic_regression(x, y, n_classes=5)  # two classes never seen
     assert fit.head.weight.shape == (5, 3) and fit.head(x).argmax(1).max() < 3
     assert accuracy(fit.head, x, y) > 0.5
     with pytest.raises(ValueError, match="dimensions"):

@@ -118,8 +118,10 @@ def make_fake_mnist(folder: Path, n_train: int = 6, n_test: int = 4) -> dict[str
     rng = np.random.default_rng(1)
     md5 = {}
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        for kind, arr in (("images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
-                          ("labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8))):
+        for kind, arr in (
+            ("images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
+            ("labels-idx1-ubyte", rng.integers(0, 10, n).astype(np.uint8)),
+        ):
             name = f"{prefix}-{kind}.gz"
             md5[name] = hashlib.md5(write_idx(folder / name, arr)).hexdigest()
     return md5
@@ -129,8 +131,11 @@ def test_full_source_reads_a_folder(tmp_path, monkeypatch):
     md5 = make_fake_mnist(tmp_path)
     monkeypatch.setattr(data, "MNIST_FILES", md5)
     real_download = data.download_mnist
-    monkeypatch.setattr(data, "download_mnist",
-                        lambda root: real_download(root, mirrors=("http://127.0.0.1:9/",), files=md5))
+    monkeypatch.setattr(
+        data,
+        "download_mnist",
+        lambda root: real_download(root, mirrors=("http://127.0.0.1:9/",), files=md5),
+    )
     x, y = load_mnist("train", source="full", root=tmp_path)
     assert x.shape == (6, 1, 28, 28) and y.shape == (6,) and y.dtype == torch.int64
     xb, _ = load_mnist("test", source="full", root=tmp_path, binarize=True)
@@ -154,8 +159,9 @@ def test_download_from_a_mirror_and_checksums(tmp_path):
 def test_no_network_fails_fast_with_instructions(tmp_path):
     start = time.perf_counter()
     with pytest.raises(DataFileError, match="embedded"):
-        data.download_mnist(tmp_path, mirrors=("http://127.0.0.1:9/", "http://10.255.255.1/"),
-                            timeout=2)
+        data.download_mnist(
+            tmp_path, mirrors=("http://127.0.0.1:9/", "http://10.255.255.1/"), timeout=2
+        )
     assert time.perf_counter() - start < 10
     assert load_mnist("test")[0].shape == (2000, 1, 28, 28)
 
@@ -198,15 +204,38 @@ def test_build_script_is_deterministic(tmp_path):
             tar.addfile(info, io.BytesIO(payload))
     outs = []
     for name in ("a.npz", "b.npz"):
-        res = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_mnist_data.py"),
-                              "--tarball", str(tar_path), "--out", str(tmp_path / name), "--n-test", "59"],
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "build_mnist_data.py"),
+                "--tarball",
+                str(tar_path),
+                "--out",
+                str(tmp_path / name),
+                "--n-test",
+                "59",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         outs.append(res.stdout.split("sha256")[1].strip())
     assert outs[0] == outs[1]
     with np.load(tmp_path / "a.npz") as npz:
         assert npz["images"].dtype == np.uint8 and len(npz["labels"]) == 295
         assert len(npz["test_idx"]) == 59 and len(npz["train_idx"]) == 236
-        assert np.bincount(npz["labels"][npz["test_idx"]]).tolist() == [5, 5, 5, 6, 6, 6, 6, 6, 7, 7]
+        assert np.bincount(npz["labels"][npz["test_idx"]]).tolist() == [
+            5,
+            5,
+            5,
+            6,
+            6,
+            6,
+            6,
+            6,
+            7,
+            7,
+        ]
 
 
 def test_embedded_file_matches_its_recorded_hash():

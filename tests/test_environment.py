@@ -1,4 +1,5 @@
 """environment.yml must install what pyproject.toml declares, and CI must take torch's CPU build."""
+
 import re
 import tomllib
 from pathlib import Path
@@ -28,7 +29,8 @@ def test_environment_yml_matches_pyproject():
     reqs = {r for r in conda_pip_section() if not r.startswith("-")}
     assert reqs == declared(), (
         f"environment.yml and pyproject.toml drifted apart: only in environment.yml "
-        f"{sorted(reqs - declared())}, only in pyproject.toml {sorted(declared() - reqs)}")
+        f"{sorted(reqs - declared())}, only in pyproject.toml {sorted(declared() - reqs)}"
+    )
     assert "-e ." in conda_pip_section(), "environment.yml must install the course package itself"
 
 

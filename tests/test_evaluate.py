@@ -1,11 +1,13 @@
 """lecture_utils.evaluate against exact answers.
 
 The reference model is a small linear-Gaussian latent-variable model written here,
-x = W z + b + sigma * noise with z ~ N(0, I), whose marginal log p(x) = log N(x; b, W W^T + sigma^2 I)
+x = W z + b + sigma * noise with z ~ N(0, I), whose marginal log p(x) is
+log N(x; b, W W^T + sigma^2 I)
 is exact (torch.distributions.MultivariateNormal). Its columns of W are orthogonal, so the true
 posterior is a diagonal Gaussian: with it as the encoder every importance weight equals p(x);
 with a deliberately wrong encoder the estimate must climb from the ELBO to log p(x).
 """
+
 import math
 
 import pytest
@@ -25,13 +27,15 @@ class LinearGaussian(nn.Module):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         q, _ = torch.linalg.qr(torch.randn(d, latent_dim, generator=g, dtype=torch.float64))
-        self.W = q * torch.tensor([2.0, 1.0][:latent_dim] + [0.5] * (latent_dim - 2), dtype=torch.float64)
+        self.W = q * torch.tensor(
+            [2.0, 1.0][:latent_dim] + [0.5] * (latent_dim - 2), dtype=torch.float64
+        )
         self.b = torch.randn(d, generator=g, dtype=torch.float64)
         self.sigma, self.shift, self.widen, self.latent_dim = sigma, shift, widen, latent_dim
 
     def encode(self, x):
-        precision = 1.0 + (self.W ** 2).sum(0) / self.sigma ** 2                 # W^T W is diagonal
-        mu = (x - self.b) @ self.W / self.sigma ** 2 / precision
+        precision = 1.0 + (self.W**2).sum(0) / self.sigma**2  # W^T W is diagonal
+        mu = (x - self.b) @ self.W / self.sigma**2 / precision
         logvar = (-precision.log()).expand_as(mu)
         return mu + self.shift, logvar + self.widen
 
@@ -39,14 +43,17 @@ class LinearGaussian(nn.Module):
         return Normal(z @ self.W.T + self.b, self.sigma).log_prob(x).sum(-1)
 
     def exact_log_px(self, x):
-        cov = self.W @ self.W.T + self.sigma ** 2 * torch.eye(len(self.b), dtype=torch.float64)
+        cov = self.W @ self.W.T + self.sigma**2 * torch.eye(len(self.b), dtype=torch.float64)
         return MultivariateNormal(self.b, cov).log_prob(x)
 
     def sample_x(self, n, seed=1):
         g = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.latent_dim, generator=g, dtype=torch.float64)
-        return z @ self.W.T + self.b + self.sigma * torch.randn(n, len(self.b), generator=g,
-                                                                  dtype=torch.float64)
+        return (
+            z @ self.W.T
+            + self.b
+            + self.sigma * torch.randn(n, len(self.b), generator=g, dtype=torch.float64)
+        )
 
 
 def gen(seed=0):
@@ -56,10 +63,12 @@ def gen(seed=0):
 def test_exact_posterior_gives_exact_log_px_with_one_sample():
     model = LinearGaussian()
     x = model.sample_x(50)
-    torch.testing.assert_close(log_likelihood(model, x, k=1, generator=gen()), model.exact_log_px(x))
+    torch.testing.assert_close(
+        log_likelihood(model, x, k=1, generator=gen()), model.exact_log_px(x)
+    )
     w = log_weights(model, x, 7, generator=gen())
     assert w.shape == (7, 50)
-    torch.testing.assert_close(w, model.exact_log_px(x).expand(7, 50))   # zero-variance weights
+    torch.testing.assert_close(w, model.exact_log_px(x).expand(7, 50))  # zero-variance weights
 
 
 def test_log_weights_match_torch_distributions():
@@ -67,10 +76,14 @@ def test_log_weights_match_torch_distributions():
     x = model.sample_x(6)
     w = log_weights(model, x, 4, generator=gen(3))
     mu, logvar = model.encode(x)
-    z = mu + (0.5 * logvar).exp() * torch.randn((4, *mu.shape), generator=gen(3), dtype=torch.float64)
-    ref = (Normal(z @ model.W.T + model.b, model.sigma).log_prob(x).sum(-1)
-           + Normal(0.0, 1.0).log_prob(z).sum(-1)
-           - Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1))
+    z = mu + (0.5 * logvar).exp() * torch.randn(
+        (4, *mu.shape), generator=gen(3), dtype=torch.float64
+    )
+    ref = (
+        Normal(z @ model.W.T + model.b, model.sigma).log_prob(x).sum(-1)
+        + Normal(0.0, 1.0).log_prob(z).sum(-1)
+        - Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1)
+    )
     torch.testing.assert_close(w, ref)
 
 
@@ -91,8 +104,9 @@ def test_k1_average_is_the_elbo_of_the_linear_gaussian_model():
     # ELBO = log p(x) - KL(q || true posterior), both Gaussians with diagonal covariance
     mu_q, logvar_q = model.encode(x)
     mu_p, logvar_p = mu_q - model.shift, logvar_q - model.widen
-    kl = torch.distributions.kl_divergence(Normal(mu_q, (0.5 * logvar_q).exp()),
-                                           Normal(mu_p, (0.5 * logvar_p).exp())).sum(-1)
+    kl = torch.distributions.kl_divergence(
+        Normal(mu_q, (0.5 * logvar_q).exp()), Normal(mu_p, (0.5 * logvar_p).exp())
+    ).sum(-1)
     elbo = (model.exact_log_px(x) - kl).mean().item()
     estimate = log_likelihood(model, x, k=1, generator=gen()).mean().item()
     assert estimate == pytest.approx(elbo, abs=0.05)
@@ -113,8 +127,8 @@ def test_numerically_stable_where_a_naive_mean_underflows():
     model = VAE(2, (16,))
     x = torch.bernoulli(torch.full((8, 784), 0.5), generator=gen(2))
     w = log_weights(model, x, 10, generator=gen())
-    assert w.max() < -300                                   # exp(w) underflows in float32
-    assert torch.all(w.exp().mean(0) == 0)                  # the naive estimate gives log 0 = -inf
+    assert w.max() < -300  # exp(w) underflows in float32
+    assert torch.all(w.exp().mean(0) == 0)  # the naive estimate gives log 0 = -inf
     est = log_likelihood(model, x, 10, generator=gen())
     assert torch.isfinite(est).all() and torch.all(est >= w.max(0).values - math.log(10) - 1e-3)
 
@@ -126,14 +140,15 @@ def test_batch_size_and_model_mode():
     a = log_likelihood(model, x, 20, batch_size=3, generator=gen())
     b = log_likelihood(model, x, 20, batch_size=1000, generator=gen())
     assert a.shape == b.shape == (10,)
-    assert (a - b).abs().mean() < 3.0                       # same quantity, other draws
+    assert (a - b).abs().mean() < 3.0  # same quantity, other draws
     assert model.training, "evaluation must leave the model's mode as it found it"
 
 
 def test_bits_per_dim():
     assert bits_per_dim(784 * math.log(2)) == pytest.approx(1.0)
-    torch.testing.assert_close(bits_per_dim(torch.tensor([0.0, 10 * math.log(2)]), dims=10),
-                               torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(
+        bits_per_dim(torch.tensor([0.0, 10 * math.log(2)]), dims=10), torch.tensor([0.0, 1.0])
+    )
     with pytest.raises(ValueError, match="finite"):
         bits_per_dim(float("nan"))
 
@@ -183,7 +198,9 @@ def test_on_notebook_05s_linear_gaussian_model_the_estimate_climbs_from_its_elbo
         elbo = toy.elbo(x, mu, logvar).mean().item()
     assert elbo < exact - 0.05, "the mean-field q must leave a gap"
     # the average log weight is a Monte Carlo ELBO (here of 300 x 400 draws)
-    assert log_weights(model, x, 400, generator=gen(7)).mean().item() == pytest.approx(elbo, abs=0.05)
+    assert log_weights(model, x, 400, generator=gen(7)).mean().item() == pytest.approx(
+        elbo, abs=0.05
+    )
     means = [log_likelihood(model, x, k, generator=gen(k)).mean().item() for k in (1, 4, 16, 64)]
     assert all(a < b for a, b in zip(means, means[1:])), means
     big = log_likelihood(model, x, 4000, generator=gen(8)).mean().item()

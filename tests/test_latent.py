@@ -1,12 +1,19 @@
 """lecture_utils.latent against independent references: rotations built by Gram-Schmidt,
 the normal CDF from math.erf, explicitly sheared images, known linear directions."""
+
 import math
 
 import pytest
 import torch
 
-from lecture_utils.latent import (encode_dataset, image_slant, latent_grid, lerp, slant_direction,
-                                  slerp)
+from lecture_utils.latent import (
+    encode_dataset,
+    image_slant,
+    latent_grid,
+    lerp,
+    slant_direction,
+    slerp,
+)
 from lecture_utils.models import VAE, Autoencoder
 
 
@@ -21,7 +28,7 @@ def rotation_reference(z0, z1, t):
     omega = math.atan2(float(u1 @ e2), float(u1 @ u0))
     out = []
     for s in t.tolist():
-        target = math.cos(s * omega) * u0 + math.sin(s * omega) * e2     # unit vector on the arc
+        target = math.cos(s * omega) * u0 + math.sin(s * omega) * e2  # unit vector on the arc
         ab = torch.linalg.lstsq(torch.stack([u0, u1], 1), target[:, None]).solution[:, 0]
         out.append(ab[0] * r0 * u0 + ab[1] * r1 * u1)
     return torch.stack(out)
@@ -52,25 +59,26 @@ def test_slerp_follows_the_rotation_reference():
     t = torch.linspace(0, 1, 7)
     for _ in range(5):
         z0, z1 = torch.randn(6, generator=g), 2.5 * torch.randn(6, generator=g)
-        torch.testing.assert_close(slerp(z0, z1, t).double(), rotation_reference(z0, z1, t),
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            slerp(z0, z1, t).double(), rotation_reference(z0, z1, t), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_slerp_keeps_the_norm_and_constant_angular_speed():
     z0 = torch.tensor([3.0, 0.0, 0.0, 0.0])
-    z1 = torch.tensor([1.0, 2.0, 2.0, 0.0])   # the same norm, 3
+    z1 = torch.tensor([1.0, 2.0, 2.0, 0.0])  # the same norm, 3
     t = torch.linspace(0, 1, 11)
     path = slerp(z0, z1, t)
     torch.testing.assert_close(path.norm(dim=1), torch.full((11,), 3.0))
     angles = torch.arccos((path[:-1] * path[1:]).sum(1) / 9.0)
     torch.testing.assert_close(angles, torch.full((10,), math.acos(1 / 3) / 10), atol=1e-4, rtol=0)
-    assert lerp(z0, z1, t).norm(dim=1)[5] < 2.9     # the straight line cuts inside the sphere
+    assert lerp(z0, z1, t).norm(dim=1)[5] < 2.9  # the straight line cuts inside the sphere
 
 
 def test_slerp_edge_cases():
     t = torch.linspace(0, 1, 3)
     z = torch.tensor([1.0, 2.0])
-    torch.testing.assert_close(slerp(z, 3 * z, t), lerp(z, 3 * z, t))   # parallel: a line
+    torch.testing.assert_close(slerp(z, 3 * z, t), lerp(z, 3 * z, t))  # parallel: a line
     with pytest.raises(ValueError, match="opposite directions"):
         slerp(z, -z, t)
     with pytest.raises(ValueError, match="non-zero codes"):
@@ -93,7 +101,7 @@ def test_latent_grid_has_equal_prior_mass_per_cell():
     n = 5
     grid = latent_grid(n, 0.1, 0.9)
     assert grid.shape == (n * n, 2)
-    cdf = lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2)))   # noqa: E731
+    cdf = lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2)))  # noqa: E731
     probs = [cdf(v) for v in grid[:n, 0].tolist()]
     assert probs == pytest.approx([0.1, 0.3, 0.5, 0.7, 0.9], abs=1e-6)
     # row by row: z1 grows along a row, z2 shrinks from the top row to the bottom one
@@ -134,8 +142,9 @@ def sheared_stroke(shear, size=28):
 
 @pytest.mark.parametrize("shear", [0.0, 0.2, -0.35, 0.5])
 def test_image_slant_recovers_a_known_shear(shear):
-    torch.testing.assert_close(image_slant(sheared_stroke(shear)[None]), torch.tensor([shear]),
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        image_slant(sheared_stroke(shear)[None]), torch.tensor([shear]), atol=1e-4, rtol=0
+    )
 
 
 def test_image_slant_flips_with_the_mirror_image_and_checks_inputs():
@@ -150,12 +159,12 @@ def test_image_slant_flips_with_the_mirror_image_and_checks_inputs():
 def test_slant_direction_finds_a_known_direction():
     g = torch.Generator().manual_seed(0)
     w = torch.tensor([0.0, 3.0, -4.0, 0.0]) / 5.0
-    mix = torch.eye(4) + 0.5 * torch.randn(4, 4, generator=g)     # correlated codes
+    mix = torch.eye(4) + 0.5 * torch.randn(4, 4, generator=g)  # correlated codes
     z = torch.randn(500, 4, generator=g) @ mix + 2.0
     slant = 0.7 * z @ w + 0.3 + 0.001 * torch.randn(500, generator=g)
     found = slant_direction(z, slant)
     torch.testing.assert_close(found, w, atol=2e-3, rtol=0)
-    torch.testing.assert_close(slant_direction(z, 5 * slant), found)    # only the direction counts
+    torch.testing.assert_close(slant_direction(z, 5 * slant), found)  # only the direction counts
     with pytest.raises(ValueError, match="more codes than latent dimensions"):
         slant_direction(z[:4], slant[:4])
     with pytest.raises(ValueError, match=r"shape \(500\)"):

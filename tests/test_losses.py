@@ -4,8 +4,12 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from lecture_utils.losses import (bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood,
-                                  l2_loss)
+from lecture_utils.losses import (
+    bernoulli_log_likelihood,
+    gaussian_kl,
+    gaussian_log_likelihood,
+    l2_loss,
+)
 
 
 def test_l2_reductions_and_gradient_against_autograd():

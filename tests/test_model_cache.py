@@ -1,5 +1,6 @@
 """lecture_utils.model_cache: train when missing, load when present, retrain when corrupt,
 always with a message, never touching the global random state. Tiny recipes keep it fast."""
+
 import dataclasses
 from pathlib import Path
 
@@ -20,9 +21,18 @@ def same_weights(a, b):
 
 
 def test_recipe_key_names_every_field():
-    assert TINY_AE.key() == Recipe("autoencoder", 2, hidden_dims=[8], epochs=1, batch_size=1000).key()
-    changes = {"kind": "vae", "latent_dim": 3, "hidden_dims": (9,), "epochs": 2, "lr": 1e-3,
-               "batch_size": 999, "seed": 1}
+    assert (
+        TINY_AE.key() == Recipe("autoencoder", 2, hidden_dims=[8], epochs=1, batch_size=1000).key()
+    )
+    changes = {
+        "kind": "vae",
+        "latent_dim": 3,
+        "hidden_dims": (9,),
+        "epochs": 2,
+        "lr": 1e-3,
+        "batch_size": 999,
+        "seed": 1,
+    }
     keys = {dataclasses.replace(TINY_AE, **{k: v}).key() for k, v in changes.items()}
     assert len(keys) == len(changes) and TINY_AE.key() not in keys
     assert len(TINY_AE.key()) == 16
@@ -36,7 +46,7 @@ def test_recipe_validates():
     assert isinstance(TINY_AE.build(), Autoencoder) and isinstance(TINY_VAE.build(), VAE)
     assert set(COURSE_RECIPES) == {"ae2", "vae2", "vae8"}
     with pytest.raises(TypeError):
-        COURSE_RECIPES["ae2"] = TINY_AE     # read-only: change a recipe by passing recipe=
+        COURSE_RECIPES["ae2"] = TINY_AE  # read-only: change a recipe by passing recipe=
 
 
 def test_cache_dir_from_environment(monkeypatch, tmp_path):
@@ -58,7 +68,11 @@ def test_train_then_load_the_same_weights(recipe, tmp_path):
     assert torch.equal(torch.rand(3), expected_next), "training changed the global random state"
     path = cache_path("tiny", recipe, tmp_path)
     assert path.is_file()
-    assert "no cached weights" in messages[0] and "trained in" in messages[1] and str(path) in messages[1]
+    assert (
+        "no cached weights" in messages[0]
+        and "trained in" in messages[1]
+        and str(path) in messages[1]
+    )
     second = load_or_train("tiny", recipe, tmp_path, log=messages.append)
     assert messages[2] == f"tiny: loaded from {path}"
     assert same_weights(first, second) and not second.training
@@ -93,10 +107,12 @@ def test_a_damaged_file_is_retrained_with_a_message(damage, tmp_path):
         torch.save({"key": TINY_AE.key(), "state_dict": state}, path)
     messages = []
     model = load_or_train("tiny", TINY_AE, tmp_path, log=messages.append)
-    assert "are unusable" in messages[0] and "retraining" in messages[0] and str(path) in messages[0]
+    assert (
+        "are unusable" in messages[0] and "retraining" in messages[0] and str(path) in messages[0]
+    )
     assert "trained in" in messages[1]
     assert same_weights(model, good)
-    assert same_weights(load_or_train("tiny", TINY_AE, tmp_path, log=None), good)   # repaired
+    assert same_weights(load_or_train("tiny", TINY_AE, tmp_path, log=None), good)  # repaired
 
 
 def test_an_unwritable_cache_still_gives_a_model(tmp_path):

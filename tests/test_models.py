@@ -19,8 +19,9 @@ def test_autoencoder_shapes_and_range():
 def test_linear_autoencoder_is_linear():
     ae = Autoencoder(3, hidden_dims=(), activation="identity", output="linear")
     a, b = torch.randn(2, 784), torch.randn(2, 784)
-    torch.testing.assert_close(ae.encode(a + b) - ae.encoder[0].bias, ae.encode(a) + ae.encode(b)
-                               - 2 * ae.encoder[0].bias)
+    torch.testing.assert_close(
+        ae.encode(a + b) - ae.encoder[0].bias, ae.encode(a) + ae.encode(b) - 2 * ae.encoder[0].bias
+    )
 
 
 def test_other_input_shapes():

@@ -4,13 +4,18 @@ import pytest
 import torch
 
 from lecture_utils.models import Autoencoder
-from lecture_utils.pca import (decoder_subspace, degrees, fit_linear_autoencoder, fit_pca,
-                               principal_angles)
+from lecture_utils.pca import (
+    decoder_subspace,
+    degrees,
+    fit_linear_autoencoder,
+    fit_pca,
+    principal_angles,
+)
 
 
 def low_rank_data(n=400, d=12, k=3, noise=0.01, seed=0):
     g = torch.Generator().manual_seed(seed)
-    basis = torch.linalg.qr(torch.randn(d, k, generator=g))[0]            # (d, k)
+    basis = torch.linalg.qr(torch.randn(d, k, generator=g))[0]  # (d, k)
     scales = torch.tensor([3.0, 2.0, 1.0])[:k]
     z = torch.randn(n, k, generator=g) * scales
     return z @ basis.T + 0.5 + noise * torch.randn(n, d, generator=g), basis
@@ -19,22 +24,24 @@ def low_rank_data(n=400, d=12, k=3, noise=0.01, seed=0):
 def test_pca_matches_the_covariance_eigendecomposition():
     x = torch.rand(300, 10, dtype=torch.float64)
     pca = fit_pca(x, 4)
-    cov = torch.cov(x.T, correction=0)                                    # independent reference
+    cov = torch.cov(x.T, correction=0)  # independent reference
     evals, evecs = torch.linalg.eigh(cov)
     torch.testing.assert_close(pca.variances, evals.flip(0)[:4])
     assert pca.total_variance == pytest.approx(float(evals.sum()))
-    for comp, vec in zip(pca.components, evecs.T.flip(0)[:4]):            # same up to sign
+    for comp, vec in zip(pca.components, evecs.T.flip(0)[:4]):  # same up to sign
         assert abs(float(comp @ vec)) == pytest.approx(1.0, abs=1e-8)
     torch.testing.assert_close(pca.components @ pca.components.T, torch.eye(4, dtype=x.dtype))
-    torch.testing.assert_close(pca.explained_variance_ratio().sum(),
-                               torch.tensor(float(evals.flip(0)[:4].sum() / evals.sum()), dtype=x.dtype))
+    torch.testing.assert_close(
+        pca.explained_variance_ratio().sum(),
+        torch.tensor(float(evals.flip(0)[:4].sum() / evals.sum()), dtype=x.dtype),
+    )
 
 
 def test_reconstruction_is_the_least_squares_projection_and_keeps_shape():
     x = torch.rand(50, 1, 4, 4, dtype=torch.float64)
     pca = fit_pca(x, 3)
     flat = x.reshape(50, -1) - pca.mean
-    coef = torch.linalg.lstsq(pca.components.T, flat.T).solution          # best coefficients
+    coef = torch.linalg.lstsq(pca.components.T, flat.T).solution  # best coefficients
     ref = (pca.components.T @ coef).T + pca.mean
     out = pca.reconstruct(x)
     assert out.shape == x.shape
@@ -62,10 +69,11 @@ def test_principal_angles_of_known_subspaces():
     b = torch.tensor([[math.cos(theta)], [math.sin(theta)], [0.0]])
     torch.testing.assert_close(principal_angles(a, b), torch.tensor([theta]))
     plane = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
-    tilted = torch.tensor([[2.0, 1.0], [0.0, 0.0], [0.0, 3.0]])           # contains e1, not e2
-    torch.testing.assert_close(principal_angles(plane, tilted), torch.tensor([0.0, math.pi / 2]),
-                               atol=1e-6, rtol=0)
-    mixed = plane @ torch.tensor([[2.0, -1.0], [0.5, 3.0]])                # same span, other basis
+    tilted = torch.tensor([[2.0, 1.0], [0.0, 0.0], [0.0, 3.0]])  # contains e1, not e2
+    torch.testing.assert_close(
+        principal_angles(plane, tilted), torch.tensor([0.0, math.pi / 2]), atol=1e-6, rtol=0
+    )
+    mixed = plane @ torch.tensor([[2.0, -1.0], [0.5, 3.0]])  # same span, other basis
     torch.testing.assert_close(principal_angles(plane, mixed), torch.zeros(2), atol=1e-6, rtol=0)
     torch.testing.assert_close(degrees(torch.tensor([math.pi / 2])), torch.tensor([90.0]))
 

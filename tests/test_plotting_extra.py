@@ -16,7 +16,7 @@ def test_show_image_rows_draws_one_labelled_row_each():
     axes = fig.axes
     assert [ax.get_ylabel() for ax in axes] == ["original", "L2"]
     shown = axes[0].images[0].get_array()
-    assert shown.shape == (28, 5 * 29 - 1)                    # five digits, one-pixel gaps
+    assert shown.shape == (28, 5 * 29 - 1)  # five digits, one-pixel gaps
     np.testing.assert_allclose(shown[:, :28], a[0, 0].numpy())
     np.testing.assert_allclose(axes[1].images[0].get_array()[:, :28], b[0].reshape(28, 28).numpy())
     w, h = fig.get_size_inches()
@@ -24,12 +24,15 @@ def test_show_image_rows_draws_one_labelled_row_each():
     plt.close(fig)
 
 
-@pytest.mark.parametrize("rows,message", [
-    ({}, "non-empty dict"),
-    ({"a": torch.rand(3, 1, 28, 28), "b": torch.rand(2, 1, 28, 28)}, "same number and size"),
-    ({"a": torch.rand(3, 3, 28, 28)}, "one channel"),
-    ({"a": torch.full((2, 784), float("nan"))}, "NaN"),
-])
+@pytest.mark.parametrize(
+    "rows,message",
+    [
+        ({}, "non-empty dict"),
+        ({"a": torch.rand(3, 1, 28, 28), "b": torch.rand(2, 1, 28, 28)}, "same number and size"),
+        ({"a": torch.rand(3, 3, 28, 28)}, "one channel"),
+        ({"a": torch.full((2, 784), float("nan"))}, "NaN"),
+    ],
+)
 def test_show_image_rows_rejects_bad_rows(rows, message):
     with pytest.raises(ValueError, match=message):
         show_image_rows(rows)

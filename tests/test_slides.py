@@ -6,6 +6,7 @@ playwright) with every non-file request blocked: its first slide must show, and 
 be typeset (MathJax output present, no raw $...$ or TeX left). Without chromium, playwright or
 the npm assets these tests skip, unless VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,8 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WELCOME = ROOT / "notebooks" / "00_welcome.ipynb"
 REQUIRE_BROWSER = os.environ.get("VAE_COURSE_REQUIRE_BROWSER") == "1"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 _spec = importlib.util.spec_from_file_location("build_slides", ROOT / "scripts" / "build_slides.py")
 slides = importlib.util.module_from_spec(_spec)
@@ -66,12 +73,14 @@ def test_each_deck_loads_only_local_assets(path, tmp_path):
     page = deck.read_text(encoding="utf-8")
     remote, local = slides.deck_references(page)
     assert not remote, f"{deck.name} loads {remote} from the network"
-    assert local <= slides.DECK_FILES, f"{deck.name} loads unexpected files {local - slides.DECK_FILES}"
+    assert local <= slides.DECK_FILES, (
+        f"{deck.name} loads unexpected files {local - slides.DECK_FILES}"
+    )
     assert slides.DECK_FILES <= local, f"{deck.name} misses {slides.DECK_FILES - local}"
     types = slide_types(path)
     visible = [t for t in types if t not in ("skip", "notes")]
     assert visible, f"{path.name}: every cell is skipped; the deck would be empty"
-    expected = 1 + visible[1:].count("slide")   # the first visible cell always opens a slide
+    expected = 1 + visible[1:].count("slide")  # the first visible cell always opens a slide
     sections = _TopSections()
     sections.feed(page)
     assert sections.count == expected, f"{deck.name}: {sections.count} slides, expected {expected}"
@@ -79,24 +88,38 @@ def test_each_deck_loads_only_local_assets(path, tmp_path):
 
 
 def test_reference_scanner_sees_every_kind_of_remote_load():
-    page = ('<script src="https://cdn.example/a.js"></script>'
-            '<link rel="stylesheet" href="//cdn.example/b.css">'
-            '<style>@import "https://fonts.example/c.css"; .x {background: url(http://d.example/d.png)}</style>'
-            '<div style="background: url(\'https://e.example/e.png\')"></div>'
-            '<img src="data:image/png;base64,AAAA"><a href="https://example.org/">a link loads nothing</a>'
-            '<script src="assets/reveal.js/dist/reveal.js"></script>')
+    page = (
+        '<script src="https://cdn.example/a.js"></script>'
+        '<link rel="stylesheet" href="//cdn.example/b.css">'
+        '<style>@import "https://fonts.example/c.css"; .x {background: url(http://d.example/d.png)}</style>'
+        "<div style=\"background: url('https://e.example/e.png')\"></div>"
+        '<img src="data:image/png;base64,AAAA"><a href="https://example.org/">a link loads nothing</a>'
+        '<script src="assets/reveal.js/dist/reveal.js"></script>'
+    )
     remote, local = slides.deck_references(page)
-    assert remote == {"https://cdn.example/a.js", "//cdn.example/b.css", "https://fonts.example/c.css",
-                      "http://d.example/d.png", "https://e.example/e.png"}
+    assert remote == {
+        "https://cdn.example/a.js",
+        "//cdn.example/b.css",
+        "https://fonts.example/c.css",
+        "http://d.example/d.png",
+        "https://e.example/e.png",
+    }
     assert local == {"assets/reveal.js/dist/reveal.js"}
 
 
 def test_links_between_notebooks_become_links_between_decks(tmp_path):
     source = tmp_path / "09_links.ipynb"
-    nbformat.write(new_notebook(cells=[new_markdown_cell(
-        "# 09 · Links\nNext: [01 · The autoencoder](01_autoencoder.ipynb), "
-        "[a section](05_mle_and_elbo.ipynb#The-ELBO), [the web](https://example.org/x.ipynb)")]),
-        source)
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_markdown_cell(
+                    "# 09 · Links\nNext: [01 · The autoencoder](01_autoencoder.ipynb), "
+                    "[a section](05_mle_and_elbo.ipynb#The-ELBO), [the web](https://example.org/x.ipynb)"
+                )
+            ]
+        ),
+        source,
+    )
     page = slides.build_deck(source, tmp_path / "out").read_text(encoding="utf-8")
     assert 'href="01_autoencoder.slides.html"' in page
     assert 'href="05_mle_and_elbo.slides.html#The-ELBO"' in page
@@ -149,8 +172,11 @@ def test_welcome_deck_in_headless_chromium(welcome_deck, tmp_path):
             page.on("pageerror", lambda err: errors.append(str(err)))
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             page.goto(welcome_deck.as_uri())
-            page.wait_for_function("() => window.Reveal && Reveal.isReady() && window.MathJax"
-                                   " && MathJax.startup && MathJax.startup.promise", timeout=60_000)
+            page.wait_for_function(
+                "() => window.Reveal && Reveal.isReady() && window.MathJax"
+                " && MathJax.startup && MathJax.startup.promise",
+                timeout=60_000,
+            )
             page.evaluate("() => MathJax.startup.promise.then(() => true)")
             page.screenshot(path=str(tmp_path / "first_slide.png"))
 
@@ -172,12 +198,16 @@ def test_welcome_deck_in_headless_chromium(welcome_deck, tmp_path):
             }""")
             assert maths["typeset"] > 0, "no MathJax output in the deck"
             assert maths["errors"] == 0, "MathJax reported TeX errors"
-            raw = re.findall(r"\$[^$\n]{1,80}\$|\\(?:mathcal|theta|begin|frac|mid)\b", maths["text"])
+            raw = re.findall(
+                r"\$[^$\n]{1,80}\$|\\(?:mathcal|theta|begin|frac|mid)\b", maths["text"]
+            )
             assert not raw, f"raw TeX left in the slides: {raw[:5]}"
 
             # on the first slide with maths, the formulas are drawn (visible, non-empty)
-            target = page.evaluate("() => Reveal.getIndices(Reveal.getSlides().find("
-                                   "s => s.querySelector('mjx-container')))")
+            target = page.evaluate(
+                "() => Reveal.getIndices(Reveal.getSlides().find("
+                "s => s.querySelector('mjx-container')))"
+            )
             page.evaluate("() => Reveal.configure({transition: 'none'})")
             page.evaluate(f"() => Reveal.slide({target['h']}, {target.get('v') or 0})")
             formula = page.locator(".reveal section.present mjx-container svg").first

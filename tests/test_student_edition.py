@@ -6,6 +6,7 @@ fresh kernel running the student notebook stops with the friendly "not solved ye
 the check cell of the first exercise, not earlier. A small synthetic notebook covers the same
 ground, plus malformed exercise cells.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.name for p in NOTEBOOKS]
 #: the lessons (00, the welcome, has no exercise)
-LESSONS = [p for p in NOTEBOOKS
-           if any("solution" in c.get("metadata", {}).get("tags", []) for c in json.loads(p.read_text())["cells"])]
+LESSONS = [
+    p
+    for p in NOTEBOOKS
+    if any(
+        "solution" in c.get("metadata", {}).get("tags", [])
+        for c in json.loads(p.read_text())["cells"]
+    )
+]
 
 
 def code(source, *tags):
@@ -45,42 +52,60 @@ def code(source, *tags):
 
 def synthetic_notebook():
     """A tiny instructor notebook 09_synthetic with two exercises (one a method in a class)."""
-    return new_notebook(cells=[
-        new_markdown_cell("# 09 · Synthetic\nA notebook for testing the student edition."),
-        code("import torch\n\nfrom lecture_utils.checks.core import expect_close, passed, run_student"),
-        new_markdown_cell("### Exercise 9.1: the squared norm of each row\nSum of squares."),
-        code('def squared_norm(x):\n'
-             '    """Squared norm of each row: x (B, D) -> (B,)."""\n'
-             f'    {BEGIN}\n'
-             '    total = (x ** 2).sum(dim=1)\n'
-             '    return total\n'
-             f'    {END}', "solution"),
-        code('x = torch.arange(6.0).reshape(2, 3)\n'
-             'expect_close("Exercise 9.1", run_student("Exercise 9.1", squared_norm, x),\n'
-             '             torch.tensor([5.0, 50.0]))\n'
-             'passed("Exercise 9.1")'),
-        new_markdown_cell("The answer of the instructor, shown in class only.",
-                          metadata={"tags": ["remove-in-student"]}),
-        new_markdown_cell('### Exercise 9.2: a "scaler" with a \\ in its title\nScale x.'),
-        code('class Scaler:\n'
-             '    def __init__(self, factor):\n'
-             '        self.factor = factor\n'
-             '\n'
-             '    def __call__(self, x):\n'
-             '        """x (B,) -> (B,)"""\n'
-             '        if x.ndim != 1:\n'
-             '            raise ValueError("x must be 1-D")\n'
-             f'        {BEGIN}\n'
-             '        return self.factor * x\n'
-             f'        {END}\n'
-             '\n'
-             'double = Scaler(2.0)\n', "solution"),
-        code('expect_close("Exercise 9.2", run_student("Exercise 9.2", double, torch.ones(3)),\n'
-             '             torch.full((3,), 2.0))\n'
-             'passed("Exercise 9.2")'),
-        new_markdown_cell("## Summary\nDone."),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}})
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# 09 · Synthetic\nA notebook for testing the student edition."),
+            code(
+                "import torch\n\nfrom lecture_utils.checks.core import expect_close, passed, run_student"
+            ),
+            new_markdown_cell("### Exercise 9.1: the squared norm of each row\nSum of squares."),
+            code(
+                "def squared_norm(x):\n"
+                '    """Squared norm of each row: x (B, D) -> (B,)."""\n'
+                f"    {BEGIN}\n"
+                "    total = (x ** 2).sum(dim=1)\n"
+                "    return total\n"
+                f"    {END}",
+                "solution",
+            ),
+            code(
+                "x = torch.arange(6.0).reshape(2, 3)\n"
+                'expect_close("Exercise 9.1", run_student("Exercise 9.1", squared_norm, x),\n'
+                "             torch.tensor([5.0, 50.0]))\n"
+                'passed("Exercise 9.1")'
+            ),
+            new_markdown_cell(
+                "The answer of the instructor, shown in class only.",
+                metadata={"tags": ["remove-in-student"]},
+            ),
+            new_markdown_cell('### Exercise 9.2: a "scaler" with a \\ in its title\nScale x.'),
+            code(
+                "class Scaler:\n"
+                "    def __init__(self, factor):\n"
+                "        self.factor = factor\n"
+                "\n"
+                "    def __call__(self, x):\n"
+                '        """x (B,) -> (B,)"""\n'
+                "        if x.ndim != 1:\n"
+                '            raise ValueError("x must be 1-D")\n'
+                f"        {BEGIN}\n"
+                "        return self.factor * x\n"
+                f"        {END}\n"
+                "\n"
+                "double = Scaler(2.0)\n",
+                "solution",
+            ),
+            code(
+                'expect_close("Exercise 9.2", run_student("Exercise 9.2", double, torch.ones(3)),\n'
+                "             torch.full((3,), 2.0))\n"
+                'passed("Exercise 9.2")'
+            ),
+            new_markdown_cell("## Summary\nDone."),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
 
 
 def first_check_cell(nb):
@@ -88,14 +113,17 @@ def first_check_cell(nb):
     solutions = [i for i, c in enumerate(nb.cells) if "solution" in c.metadata.get("tags", [])]
     if not solutions:
         return None
-    return next(i for i in range(solutions[0] + 1, len(nb.cells)) if nb.cells[i].cell_type == "code")
+    return next(
+        i for i in range(solutions[0] + 1, len(nb.cells)) if nb.cells[i].cell_type == "code"
+    )
 
 
 def run_until_error(nb, cwd, last):
     """Execute cells 0..last in a fresh kernel; return (index, ename, evalue) of the first
     error, or None. Cells tagged raises-exception may raise, as under nbval."""
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells[: last + 1]):
             try:
@@ -125,6 +153,7 @@ def assert_no_solution_left(instructor, edition):
 
 # --- the synthetic notebook -------------------------------------------------------------------
 
+
 def test_synthetic_student_edition():
     instructor = synthetic_notebook()
     edition = make_student_notebook(instructor, "09_synthetic.ipynb")
@@ -133,13 +162,21 @@ def test_synthetic_student_edition():
     assert edition.n_exercises == 2 and edition.dropped == [5]
     assert_no_solution_left(instructor, edition)
     stub = student.cells[3].source.splitlines()
-    assert stub == ['def squared_norm(x):', '    """Squared norm of each row: x (B, D) -> (B,)."""',
-                    '    raise NotImplementedError("Exercise 9.1: the squared norm of each row")']
+    assert stub == [
+        "def squared_norm(x):",
+        '    """Squared norm of each row: x (B, D) -> (B,)."""',
+        '    raise NotImplementedError("Exercise 9.1: the squared norm of each row")',
+    ]
     method = student.cells[6].source
-    assert '        raise NotImplementedError("Exercise 9.2: a \\"scaler\\" with a \\\\ in its title")\n' in method
+    assert (
+        '        raise NotImplementedError("Exercise 9.2: a \\"scaler\\" with a \\\\ in its title")\n'
+        in method
+    )
     namespace = {}
-    exec(method, namespace)   # the rest of the cell stays valid; the stub raises when called
-    with pytest.raises(NotImplementedError, match=r'^Exercise 9.2: a "scaler" with a \\ in its title$'):
+    exec(method, namespace)  # the rest of the cell stays valid; the stub raises when called
+    with pytest.raises(
+        NotImplementedError, match=r'^Exercise 9.2: a "scaler" with a \\ in its title$'
+    ):
         namespace["double"](_OneDimensional())
     restored = restore_notebook(edition)
     expected = [c.source for i, c in enumerate(instructor.cells) if i not in edition.dropped]
@@ -169,15 +206,21 @@ MALFORMED = {
     "no markers": ("def f(x):\n    return x\n", "no '# BEGIN SOLUTION' / '# END SOLUTION' lines"),
     "never closed": (f"def f(x):\n    {BEGIN}\n    return x\n", "is never closed"),
     "end without begin": (f"def f(x):\n    return x\n    {END}\n", "without a '# BEGIN SOLUTION'"),
-    "nested": (f"def f(x):\n    {BEGIN}\n    {BEGIN}\n    return x\n    {END}\n    {END}\n",
-               "inside another solution region"),
-    "misspelt": ("def f(x):\n    #BEGIN SOLUTION\n    return x\n    # END SOLUTION\n",
-                 "malformed marker '#BEGIN SOLUTION'"),
+    "nested": (
+        f"def f(x):\n    {BEGIN}\n    {BEGIN}\n    return x\n    {END}\n    {END}\n",
+        "inside another solution region",
+    ),
+    "misspelt": (
+        "def f(x):\n    #BEGIN SOLUTION\n    return x\n    # END SOLUTION\n",
+        "malformed marker '#BEGIN SOLUTION'",
+    ),
     "not alone": (f"def f(x):\n    {BEGIN}\n    return x  # END SOLUTION\n", "malformed marker"),
     "top level": (f"{BEGIN}\ny = 1\n{END}\n", "must be inside a function body"),
     "uneven indent": (f"def f(x):\n    {BEGIN}\n    return x\n{END}\n", "indented differently"),
-    "breaks syntax": (f"def f(x):\n    y = (x +\n    {BEGIN}\n         1)\n    {END}\n    return y\n",
-                      "not valid Python"),
+    "breaks syntax": (
+        f"def f(x):\n    y = (x +\n    {BEGIN}\n         1)\n    {END}\n    return y\n",
+        "not valid Python",
+    ),
 }
 
 
@@ -189,23 +232,41 @@ def test_malformed_solution_cells_are_reported(source, message):
 
 
 def test_magics_and_several_regions_are_fine():
-    source = (f"%matplotlib inline\ndef f(x):\n    {BEGIN}\n    y = x\n    {END}\n    return y\n\n"
-              f"def g(x):\n    {BEGIN}\n    return x\n    {END}")
+    source = (
+        f"%matplotlib inline\ndef f(x):\n    {BEGIN}\n    y = x\n    {END}\n    return y\n\n"
+        f"def g(x):\n    {BEGIN}\n    return x\n    {END}"
+    )
     student, regions = strip_solution(source, "Exercise 1.1: f and g")
     assert len(regions) == 2 and student.count("raise NotImplementedError") == 2
     assert not student.endswith("\n")
     assert restore_solution(student, regions) == source
 
 
-@pytest.mark.parametrize("cells,message", [
-    ([code(f"def f():\n    {BEGIN}\n    pass\n    {END}", "solution")],
-     "no '### Exercise N.K: title' markdown cell before it"),
-    ([new_markdown_cell("### Exercise 1.1: f"), code(f"def f():\n    {BEGIN}\n    pass\n    {END}")],
-     "not tagged 'solution'"),
-    ([new_markdown_cell("### Exercise 2.1: f"),
-      code(f"def f():\n    {BEGIN}\n    pass\n    {END}", "solution")], "number it 1.1"),
-    ([new_markdown_cell("the answer", metadata={"tags": ["solution"]})], "remove-in-student"),
-], ids=["no heading", "untagged markers", "wrong number", "markdown solution"])
+@pytest.mark.parametrize(
+    "cells,message",
+    [
+        (
+            [code(f"def f():\n    {BEGIN}\n    pass\n    {END}", "solution")],
+            "no '### Exercise N.K: title' markdown cell before it",
+        ),
+        (
+            [
+                new_markdown_cell("### Exercise 1.1: f"),
+                code(f"def f():\n    {BEGIN}\n    pass\n    {END}"),
+            ],
+            "not tagged 'solution'",
+        ),
+        (
+            [
+                new_markdown_cell("### Exercise 2.1: f"),
+                code(f"def f():\n    {BEGIN}\n    pass\n    {END}", "solution"),
+            ],
+            "number it 1.1",
+        ),
+        ([new_markdown_cell("the answer", metadata={"tags": ["solution"]})], "remove-in-student"),
+    ],
+    ids=["no heading", "untagged markers", "wrong number", "markdown solution"],
+)
 def test_malformed_notebooks_are_reported(cells, message):
     with pytest.raises(EditionError, match="01_x.ipynb, cell") as err:
         make_student_notebook(new_notebook(cells=cells), "01_x.ipynb")
@@ -250,6 +311,7 @@ def test_command_writes_the_edition_or_nothing(tmp_path):
 
 # --- every notebook of the course ------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def editions(tmp_path_factory):
     """The student edition of every notebook, as the command writes it."""
@@ -269,7 +331,9 @@ def test_student_edition_of_each_notebook(path, editions):
     assert_no_solution_left(instructor, edition)
     restored = restore_notebook(edition)
     kept = [c for i, c in enumerate(instructor.cells) if i not in edition.dropped]
-    assert [(c.cell_type, c.source) for c in restored.cells] == [(c.cell_type, c.source) for c in kept]
+    assert [(c.cell_type, c.source) for c in restored.cells] == [
+        (c.cell_type, c.source) for c in kept
+    ]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
@@ -278,9 +342,12 @@ def test_student_notebook_stops_at_its_first_exercise(path, editions):
     check = first_check_cell(student)
     assert check is not None, f"{path.name}: a cell is tagged 'solution' but no check cell follows"
     error = run_until_error(student, editions, check)
-    assert error is not None, (f"{path.name}: the check cell {check} of the first exercise ran "
-                               "without error on the unsolved stub")
+    assert error is not None, (
+        f"{path.name}: the check cell {check} of the first exercise ran "
+        "without error on the unsolved stub"
+    )
     index, ename, evalue = error
     assert index == check and ename == "ExerciseError" and "not solved yet" in evalue, (
         f"{path.name}: the first error should be the friendly 'not solved yet' in cell {check} "
-        f"(the first exercise's check); got {ename}: {evalue} in cell {index}")
+        f"(the first exercise's check); got {ename}: {evalue} in cell {index}"
+    )

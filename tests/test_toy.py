@@ -1,13 +1,20 @@
 """lecture_utils.toy against independent references: torch.distributions, brute-force
 quadrature, autograd and Monte Carlo."""
+
 import math
 
 import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
-from lecture_utils.toy import (LinearGaussian, OneDimLatentModel, best_weight_share,
-                               effective_sample_size, log_mean_exp, ppca_ml)
+from lecture_utils.toy import (
+    LinearGaussian,
+    OneDimLatentModel,
+    best_weight_share,
+    effective_sample_size,
+    log_mean_exp,
+    ppca_ml,
+)
 
 f64 = torch.float64
 
@@ -23,10 +30,13 @@ def model():
 
 def diag_q(batch, k=2, seed=2):
     g = gen(seed)
-    return torch.randn(batch, k, generator=g, dtype=f64), torch.randn(batch, k, generator=g, dtype=f64) * 0.5
+    return torch.randn(batch, k, generator=g, dtype=f64), torch.randn(
+        batch, k, generator=g, dtype=f64
+    ) * 0.5
 
 
 # --- LinearGaussian -----------------------------------------------------------------------------
+
 
 @torch.no_grad()
 def test_log_marginal_matches_multivariate_normal(model):
@@ -52,7 +62,7 @@ def test_log_marginal_by_brute_force_quadrature():
     model = LinearGaussian.random(3, 2, sigma=0.8, generator=gen(5))
     x, _ = model.sample(3, gen(6))
     grid = torch.linspace(-8, 8, 801, dtype=f64)
-    z = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 1, 2)   # (G^2, 1, 2)
+    z = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 1, 2)  # (G^2, 1, 2)
     dz = float(grid[1] - grid[0])
     brute = torch.logsumexp(model.log_joint(x, z), dim=0) + 2 * math.log(dz)
     torch.testing.assert_close(brute, model.log_marginal(x), rtol=0, atol=1e-6)
@@ -60,7 +70,8 @@ def test_log_marginal_by_brute_force_quadrature():
 
 @torch.no_grad()
 def test_elbo_identity_and_monte_carlo(model):
-    """log p(x) - ELBO = KL(q || p(z|x)) (torch.distributions); MC ELBO agrees with the closed form."""
+    """log p(x) - ELBO = KL(q || p(z|x)) (torch.distributions); the MC ELBO agrees with the
+    closed form."""
     x, _ = model.sample(6, gen(3))
     m, lv = diag_q(6)
     post_mean, post_cov = model.posterior(x)
@@ -90,7 +101,9 @@ def test_expected_log_likelihood_against_sampling(model):
 def test_sample_has_the_marginal_covariance(model):
     x, z = model.sample(200_000, gen(9))
     assert x.shape == (200_000, 5) and z.shape == (200_000, 2) and not x.requires_grad
-    torch.testing.assert_close(torch.cov(x.T.detach()), model.marginal_cov().detach(), rtol=0, atol=0.05)
+    torch.testing.assert_close(
+        torch.cov(x.T.detach()), model.marginal_cov().detach(), rtol=0, atol=0.05
+    )
 
 
 def test_input_validation(model):
@@ -99,7 +112,11 @@ def test_input_validation(model):
     with pytest.raises(ValueError, match="exactly one of q_logvar"):
         model.elbo(torch.zeros(3, 5, dtype=f64), torch.zeros(3, 2, dtype=f64))
     with pytest.raises(ValueError, match="q_cov must have shape"):
-        model.elbo(torch.zeros(3, 5, dtype=f64), torch.zeros(3, 2, dtype=f64), q_cov=torch.eye(3, dtype=f64))
+        model.elbo(
+            torch.zeros(3, 5, dtype=f64),
+            torch.zeros(3, 2, dtype=f64),
+            q_cov=torch.eye(3, dtype=f64),
+        )
     with pytest.raises(ValueError, match="sigma must be one positive"):
         LinearGaussian(torch.ones(3, 1), torch.zeros(3), -1.0)
     with pytest.raises(ValueError, match="NaN"):
@@ -107,6 +124,7 @@ def test_input_validation(model):
 
 
 # --- probabilistic PCA --------------------------------------------------------------------------
+
 
 def test_ppca_ml_is_a_stationary_maximum():
     truth = LinearGaussian.random(6, 2, sigma=0.5, generator=gen(10))
@@ -116,21 +134,25 @@ def test_ppca_ml_is_a_stationary_maximum():
     model = LinearGaussian(fit.W, fit.b, fit.sigma2.sqrt())
     ll = model.log_marginal(x).mean()
     ll.backward()
-    for p in model.parameters():   # the gradient of the log-likelihood vanishes at the maximum
+    for p in model.parameters():  # the gradient of the log-likelihood vanishes at the maximum
         assert p.grad.abs().max() < 1e-8
-    with torch.no_grad():          # and every nearby model (and the truth) is worse
+    with torch.no_grad():  # and every nearby model (and the truth) is worse
         for seed in range(5):
             g = gen(20 + seed)
-            other = LinearGaussian(fit.W + 0.05 * torch.randn(6, 2, generator=g, dtype=f64),
-                                   fit.b + 0.05 * torch.randn(6, generator=g, dtype=f64),
-                                   fit.sigma2.sqrt() * 1.05)
+            other = LinearGaussian(
+                fit.W + 0.05 * torch.randn(6, 2, generator=g, dtype=f64),
+                fit.b + 0.05 * torch.randn(6, generator=g, dtype=f64),
+                fit.sigma2.sqrt() * 1.05,
+            )
             assert other.log_marginal(x).mean() < ll
         assert truth.log_marginal(x).mean() < ll
 
 
 def test_ppca_ml_covariance_formula():
     """W W^T + sigma^2 I equals the data covariance in the top-K eigen-directions."""
-    x = torch.randn(300, 4, generator=gen(12), dtype=f64) * torch.tensor([3.0, 2.0, 1.0, 0.5], dtype=f64)
+    x = torch.randn(300, 4, generator=gen(12), dtype=f64) * torch.tensor(
+        [3.0, 2.0, 1.0, 0.5], dtype=f64
+    )
     fit = ppca_ml(x, 2)
     S = torch.cov(x.T, correction=0)
     evals, evecs = torch.linalg.eigh(S)
@@ -144,13 +166,14 @@ def test_ppca_ml_covariance_formula():
 
 # --- the 1-D model ------------------------------------------------------------------------------
 
+
 def test_one_dim_model_against_sampling_and_normalisation():
     toy = OneDimLatentModel()
     x = torch.tensor([[1.0, 0.0], [0.0, 0.6], [3.0, 1.0]], dtype=f64)
     # p(x) as the prior average of p(x|z), with many samples (brute force)
     z = torch.randn(400_000, 1, 1, generator=gen(13), dtype=f64)
-    w = toy.log_likelihood(x, z).exp()                       # (S, B)
-    se = w.std(0) / w.mean(0) / math.sqrt(len(z))             # of log mean w (delta method)
+    w = toy.log_likelihood(x, z).exp()  # (S, B)
+    se = w.std(0) / w.mean(0) / math.sqrt(len(z))  # of log mean w (delta method)
     assert ((toy.log_marginal(x) - w.mean(0).log()).abs() < 4 * se).all()
     # the posterior integrates to 1 and matches p(x|z) p(z) / p(x) at a grid point
     post = toy.posterior(x)
@@ -176,12 +199,13 @@ def test_one_dim_sample_and_validation():
 
 # --- weights ------------------------------------------------------------------------------------
 
+
 def test_weight_summaries():
-    log_w = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1000.0, -1000.0, -1000.0, -math.inf]]).T   # (S, B)
+    log_w = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1000.0, -1000.0, -1000.0, -math.inf]]).T  # (S, B)
     torch.testing.assert_close(effective_sample_size(log_w), torch.tensor([4.0, 1.0]))
     torch.testing.assert_close(best_weight_share(log_w), torch.tensor([0.25, 1.0]))
     torch.testing.assert_close(log_mean_exp(log_w), torch.tensor([0.0, 1000.0 - math.log(4)]))
     w = torch.rand(50, generator=gen(15), dtype=f64)
-    torch.testing.assert_close(effective_sample_size(w.log()), w.sum() ** 2 / (w ** 2).sum())
+    torch.testing.assert_close(effective_sample_size(w.log()), w.sum() ** 2 / (w**2).sum())
     with pytest.raises(ValueError, match="NaN"):
         effective_sample_size(torch.tensor([0.0, float("nan")]))

@@ -1,4 +1,5 @@
 """lecture_utils.vae_training: schedules, loaders, a tiny training run, the model cache."""
+
 import dataclasses
 import math
 
@@ -22,8 +23,15 @@ from lecture_utils.vae_training import (
     vae_loss,
 )
 
-TINY = Recipe(name="tiny", latent_dim=2, hidden_dims=(16,), epochs=3, batch_size=256,
-              kl_warmup_epochs=1, val_size=300)
+TINY = Recipe(
+    name="tiny",
+    latent_dim=2,
+    hidden_dims=(16,),
+    epochs=3,
+    batch_size=256,
+    kl_warmup_epochs=1,
+    val_size=300,
+)
 
 
 def test_kl_weight_warms_up_linearly_then_stays():
@@ -56,8 +64,19 @@ def test_recipes_validate_and_fingerprint():
     assert TINY.fingerprint() != dataclasses.replace(TINY, lr=1e-3).fingerprint()
     assert len({NOTEBOOK_RECIPE.name, NOTEBOOK_RECIPE_2D.name, REFERENCE_RECIPE.name}) == 3
     ref = REFERENCE_RECIPE
-    assert (ref.hidden_dims, ref.latent_dim, ref.lr, ref.batch_size, ref.schedule) == ((400,), 20, 1e-3, 128, "constant")
-    assert (ref.kl_warmup_epochs, ref.binarize, ref.val_size, ref.init_output_bias) == (0, "fixed", 0, False)
+    assert (ref.hidden_dims, ref.latent_dim, ref.lr, ref.batch_size, ref.schedule) == (
+        (400,),
+        20,
+        1e-3,
+        128,
+        "constant",
+    )
+    assert (ref.kl_warmup_epochs, ref.binarize, ref.val_size, ref.init_output_bias) == (
+        0,
+        "fixed",
+        0,
+        False,
+    )
     assert NOTEBOOK_RECIPE.latent_dim == 20 and NOTEBOOK_RECIPE_2D.latent_dim == 2
 
 
@@ -113,8 +132,19 @@ def tiny_run():
 def test_train_vae_history_and_best_epoch(tiny_run):
     model, history = tiny_run
     assert isinstance(model, VAE) and not model.training
-    for key in ("loss", "neg_elbo", "recon", "kl", "val_loss", "val_neg_elbo", "lr", "kl_weight",
-                "steps", "seconds", "cpu_seconds"):
+    for key in (
+        "loss",
+        "neg_elbo",
+        "recon",
+        "kl",
+        "val_loss",
+        "val_neg_elbo",
+        "lr",
+        "kl_weight",
+        "steps",
+        "seconds",
+        "cpu_seconds",
+    ):
         assert len(history[key]) == TINY.epochs, key
     assert history["steps"] == [31, 62, 93]
     assert history["kl_weight"] == [0.5, 1.0, 1.0]
@@ -158,7 +188,7 @@ def test_cache_saves_then_loads_the_same_model(tmp_path, monkeypatch, tiny_run):
         assert torch.equal(a, b)
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
     assert vt.cache_path(recipe) == path
-    train_vae_cached(recipe)                                   # found through the variable
+    train_vae_cached(recipe)  # found through the variable
 
 
 def test_cache_retrains_a_corrupt_or_foreign_file(tmp_path):
@@ -181,16 +211,32 @@ def test_benchmark_script_reports_validation_and_test_scores():
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "bench_vae.py"
-    tiny = [sys.executable, str(script), "--set", "epochs=1", "--set", "hidden_dims=[16]",
-            "--set", "val_size=100", "--threads", "1"]
-    out = subprocess.run([*tiny, "--k", "20", "--test-digits", "30", "--json"], capture_output=True,
-                         text=True, timeout=300, check=True).stdout
+    tiny = [
+        sys.executable,
+        str(script),
+        "--set",
+        "epochs=1",
+        "--set",
+        "hidden_dims=[16]",
+        "--set",
+        "val_size=100",
+        "--threads",
+        "1",
+    ]
+    out = subprocess.run(
+        [*tiny, "--k", "20", "--test-digits", "30", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     assert result["steps"] == 62 and result["test_digits"] == 30 and result["k"] == 20
     assert 0 < result["test_nll"] <= result["test_neg_elbo"] + 0.5
     assert result["val_neg_elbo"] > 0 and "validation (100 held-out" in out
-    quick = subprocess.run([*tiny, "--no-test"], capture_output=True, text=True, timeout=300,
-                           check=True).stdout
+    quick = subprocess.run(
+        [*tiny, "--no-test"], capture_output=True, text=True, timeout=300, check=True
+    ).stdout
     assert "validation" in quick and "test (" not in quick
     bad = subprocess.run([*tiny, "--set", "nonsense=1"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--set wants key=value" in bad.stderr

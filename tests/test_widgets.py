@@ -2,6 +2,7 @@
 what the model decodes (recomputed here by hand), and has a static figure and a stable text
 form. Small untrained models keep it fast; no kernel is needed (ipywidgets then uses a dummy
 comm)."""
+
 import base64
 import io
 
@@ -16,9 +17,17 @@ import torch  # noqa: E402
 from PIL import Image as PILImage  # noqa: E402
 
 from lecture_utils.models import VAE, Autoencoder  # noqa: E402
-from lecture_utils.widgets import (InterpolationExplorer, LatentSliders, ManifoldExplorer,  # noqa: E402
-                                   interpolation_images, manifold_points, plot_interpolation,
-                                   plot_manifold, plot_traversal, png_bytes)
+from lecture_utils.widgets import (
+    InterpolationExplorer,
+    LatentSliders,
+    ManifoldExplorer,  # noqa: E402
+    interpolation_images,
+    manifold_points,
+    plot_interpolation,
+    plot_manifold,
+    plot_traversal,
+    png_bytes,
+)
 
 
 def pixels(png):
@@ -34,7 +43,11 @@ def expected_png(image, scale):
 @pytest.fixture()
 def models():
     torch.manual_seed(0)
-    return {"ae": Autoencoder(2, (16,)).eval(), "vae": VAE(2, (16,)).eval(), "vae4": VAE(4, (16,)).eval()}
+    return {
+        "ae": Autoencoder(2, (16,)).eval(),
+        "vae": VAE(2, (16,)).eval(),
+        "vae4": VAE(4, (16,)).eval(),
+    }
 
 
 @pytest.fixture()
@@ -72,7 +85,9 @@ def test_sliders_redraw_the_decoded_code(models):
     assert view.image.value != before
     z = torch.tensor([0.0, 0.0, 1.5, 0.0])
     torch.testing.assert_close(view.z, z)
-    np.testing.assert_array_equal(pixels(view.image.value), expected_png(model.decode(z[None])[0], 2))
+    np.testing.assert_array_equal(
+        pixels(view.image.value), expected_png(model.decode(z[None])[0], 2)
+    )
     assert view.readout.value == "z = (0.00, 0.00, 1.50, 0.00)"
 
 
@@ -123,7 +138,7 @@ def test_interpolation_redraws_each_model(models, digits):
     row = torch.cat([images[[0]], path, images[[7]]])
     got = pixels(view.strips["VAE"].value)
     assert got.shape == (2 * 28, 2 * (6 * 30 - 2))
-    np.testing.assert_array_equal(got[:, 2 * 30: 2 * 58], expected_png(row[1], 2))
+    np.testing.assert_array_equal(got[:, 2 * 30 : 2 * 58], expected_png(row[1], 2))
     view.path.value = "spherical"
     assert view.strips["VAE"].value != before["VAE"]
     assert repr(view) == "InterpolationExplorer(AE, VAE: digits #0 -> #7, spherical path, 4 steps)"
@@ -159,10 +174,13 @@ def test_manifold_explorer_chooses_digits_and_probes(models, digits):
     assert pixels(view.grid.value).shape == (4 * 28, 4 * 28)
     scatter, chosen, probe = view.scatter.value, view.chosen.value, view.probe.value
     view.index.value = 3
-    assert view.scatter.value != scatter and view.chosen.value != chosen and view.probe.value == probe
+    assert (
+        view.scatter.value != scatter and view.chosen.value != chosen and view.probe.value == probe
+    )
     mu = model.encode(images[3:4])[0]
-    np.testing.assert_array_equal(pixels(view.chosen.value)[:, 4 * 30:],
-                                  expected_png(model.decode(mu)[0], 4))
+    np.testing.assert_array_equal(
+        pixels(view.chosen.value)[:, 4 * 30 :], expected_png(model.decode(mu)[0], 4)
+    )
     assert "label 3" in view.caption.value
     # the red ring is centred on the digit's code, where matplotlib would draw it
     rgb = pixels(view.scatter.value).astype(int)
@@ -170,10 +188,11 @@ def test_manifold_explorer_chooses_digits_and_probes(models, digits):
     x, y = view._to_pixels(mu.detach().double().numpy())[0]
     np.testing.assert_allclose(red.mean(0), [rgb.shape[0] - y, x], atol=1.0)
     view.z1.value, view.z2.value = 1.0, -0.5
-    np.testing.assert_array_equal(pixels(view.probe.value),
-                                  expected_png(model.decode(torch.tensor([[1.0, -0.5]]))[0], 4))
+    np.testing.assert_array_equal(
+        pixels(view.probe.value), expected_png(model.decode(torch.tensor([[1.0, -0.5]]))[0], 4)
+    )
     fig = view.figure()
-    assert len(fig.axes) == 3    # grid, scatter, colour bar
+    assert len(fig.axes) == 3  # grid, scatter, colour bar
     assert repr(view) == "ManifoldExplorer(VAE, 12 digits, 4x4 grid, digit #3)"
 
 
@@ -214,7 +233,7 @@ def test_manifold_click_on_a_point_chooses_that_digit(models, digits):
     isolated = [i for i in range(len(mu)) if gaps[i].min() > 3.0]
     assert len(isolated) >= 6
     for i in isolated:
-        view.index.value = i                     # ring the digit, read where it is drawn
+        view.index.value = i  # ring the digit, read where it is drawn
         x, y = ring_centre(view)
         view.index.value = (i + 1) % len(mu)
         assert view.nearest_digit(x, y) == i
@@ -222,10 +241,12 @@ def test_manifold_click_on_a_point_chooses_that_digit(models, digits):
         view.on_click({"type": "click", "dataX": x, "dataY": y, "offsetX": -1, "offsetY": -1})
         assert view.index.value == i, "the slider follows the click"
         assert view.chosen.value != chosen and view.scatter.value != scatter
-        np.testing.assert_array_equal(pixels(view.chosen.value)[:, 4 * 30:],
-                                      expected_png(model.decode(mu[i:i + 1])[0], 4))
-        np.testing.assert_array_equal(pixels(view.chosen.value)[:, :4 * 28],
-                                      expected_png(images[i], 4))
+        np.testing.assert_array_equal(
+            pixels(view.chosen.value)[:, 4 * 30 :], expected_png(model.decode(mu[i : i + 1])[0], 4)
+        )
+        np.testing.assert_array_equal(
+            pixels(view.chosen.value)[:, : 4 * 28], expected_png(images[i], 4)
+        )
         assert f"digit #{i}:" in view.caption.value
     # without dataX/dataY the offset is used; the event widget passes clicks to the handler
     i, j = isolated[:2]
@@ -236,7 +257,9 @@ def test_manifold_click_on_a_point_chooses_that_digit(models, digits):
     assert view.index.value == i
     assert view.clicks.source is view.scatter and view.clicks.watched_events == ["click"]
     view.index.value = j
-    view.clicks._handle_mouse_msg(None, {"event": "click", "type": "click", "dataX": x, "dataY": y}, None)
+    view.clicks._handle_mouse_msg(
+        None, {"event": "click", "type": "click", "dataX": x, "dataY": y}, None
+    )
     assert view.index.value == i
 
 
@@ -244,14 +267,21 @@ def test_manifold_click_outside_the_axes_changes_nothing(models, digits):
     images, labels = digits
     view = ManifoldExplorer(models["vae"], images, labels, n=4, index=5)
     before = (view.scatter.value, view.chosen.value, view.probe.value, view.caption.value)
-    for event in [{"type": "click", "dataX": 0, "dataY": 0},
-                  {"type": "click", "dataX": 275, "dataY": 120},       # the colour bar
-                  {"type": "click", "offsetX": 400, "offsetY": -3},
-                  {"type": "click"},                                   # no position
-                  {"type": "mousemove", "dataX": 150, "dataY": 120}]:
+    for event in [
+        {"type": "click", "dataX": 0, "dataY": 0},
+        {"type": "click", "dataX": 275, "dataY": 120},  # the colour bar
+        {"type": "click", "offsetX": 400, "offsetY": -3},
+        {"type": "click"},  # no position
+        {"type": "mousemove", "dataX": 150, "dataY": 120},
+    ]:
         view.on_click(event)
         assert view.index.value == 5
-        assert (view.scatter.value, view.chosen.value, view.probe.value, view.caption.value) == before
+        assert (
+            view.scatter.value,
+            view.chosen.value,
+            view.probe.value,
+            view.caption.value,
+        ) == before
 
 
 def test_manifold_needs_a_2d_model_and_labels(models, digits):
@@ -277,8 +307,14 @@ def test_benchmark_reports_median_and_p90(models, digits):
     images, labels = digits
     course = {"ae2": models["ae"], "vae2": models["vae"], "vae8": models["vae4"]}
     results = bench.measure(course, images, labels, moves=6)
-    assert set(results) == {"sliders vae2", "sliders vae8", "interpolation: new digit",
-                            "interpolation: path", "manifold: probe", "manifold: click"}
+    assert set(results) == {
+        "sliders vae2",
+        "sliders vae8",
+        "interpolation: new digit",
+        "interpolation: path",
+        "manifold: probe",
+        "manifold: click",
+    }
     for r in results.values():
         assert 0 < r["median_ms"] <= r["p90_ms"]
     assert bench.slider_values(3) == [-2.5, -2.45, -2.4]
@@ -290,11 +326,13 @@ def test_importing_the_notebook_07_modules_has_no_side_effects():
     import subprocess
     import sys
 
-    code = ("import torch\n"
-            "torch.manual_seed(5); seed = torch.initial_seed(); threads = torch.get_num_threads()\n"
-            "import lecture_utils.latent, lecture_utils.widgets, lecture_utils.model_cache\n"
-            "import lecture_utils.checks.nb07\n"
-            "assert torch.initial_seed() == seed and torch.get_num_threads() == threads\n")
+    code = (
+        "import torch\n"
+        "torch.manual_seed(5); seed = torch.initial_seed(); threads = torch.get_num_threads()\n"
+        "import lecture_utils.latent, lecture_utils.widgets, lecture_utils.model_cache\n"
+        "import lecture_utils.checks.nb07\n"
+        "assert torch.initial_seed() == seed and torch.get_num_threads() == threads\n"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout == "" and res.stderr == ""

@@ -7,6 +7,7 @@ expected, what came back, and a hint.
 
 The shared building blocks live in :mod:`lecture_utils.checks.core`.
 """
+
 from lecture_utils.checks.core import ExerciseError, expect_close, expect_shape, passed, run_student
 
 __all__ = ["ExerciseError", "expect_close", "expect_shape", "passed", "run_student"]

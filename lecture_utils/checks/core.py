@@ -1,4 +1,5 @@
 """Building blocks for exercise checks (introduced in 01_autoencoder, used by every notebook)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -16,18 +17,23 @@ def run_student(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        raise ExerciseError(f"{name}: not solved yet. Replace the `raise NotImplementedError` "
-                            "in the exercise cell above with your code, run it, then run this check "
-                            "again.") from None
+        raise ExerciseError(
+            f"{name}: not solved yet. Replace the `raise NotImplementedError` "
+            "in the exercise cell above with your code, run it, then run this check "
+            "again."
+        ) from None
 
 
 def expect_shape(name: str, got: Any, shape: Sequence[int], hint: str = "") -> torch.Tensor:
     """Fail unless ``got`` is a floating tensor of exactly ``shape``."""
     if not isinstance(got, torch.Tensor):
-        raise ExerciseError(f"{name}: expected a torch.Tensor, got {type(got).__name__}. {hint}".strip())
+        raise ExerciseError(
+            f"{name}: expected a torch.Tensor, got {type(got).__name__}. {hint}".strip()
+        )
     if tuple(got.shape) != tuple(shape):
-        raise ExerciseError(f"{name}: expected shape {tuple(shape)}, got {tuple(got.shape)}. "
-                            f"{hint}".strip())
+        raise ExerciseError(
+            f"{name}: expected shape {tuple(shape)}, got {tuple(got.shape)}. {hint}".strip()
+        )
     if not got.is_floating_point():
         raise ExerciseError(f"{name}: expected a floating-point tensor, got {got.dtype}.")
     if not torch.isfinite(got).all():
@@ -35,8 +41,14 @@ def expect_shape(name: str, got: Any, shape: Sequence[int], hint: str = "") -> t
     return got
 
 
-def expect_close(name: str, got: Any, expected: torch.Tensor, rtol: float = 1e-4,
-                 atol: float = 1e-5, hint: str = "") -> None:
+def expect_close(
+    name: str,
+    got: Any,
+    expected: torch.Tensor,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    hint: str = "",
+) -> None:
     """Fail unless ``got`` has ``expected``'s shape and values (within a relative error)."""
     got = expect_shape(name, got, expected.shape, hint)
     got, expected = got.detach().double(), expected.detach().double()
@@ -50,7 +62,8 @@ def expect_close(name: str, got: Any, expected: torch.Tensor, rtol: float = 1e-4
         raise ExerciseError(
             f"{name}: values differ. At flat index {worst} expected "
             f"{float(expected.flatten()[worst]):.6g}, got {float(got.flatten()[worst]):.6g} "
-            f"(relative error {rel:.2g}){ratio}. {hint}".strip())
+            f"(relative error {rel:.2g}){ratio}. {hint}".strip()
+        )
 
 
 def passed(name: str, detail: str = "") -> None:
@@ -58,11 +71,14 @@ def passed(name: str, detail: str = "") -> None:
     print(f"✓ {name} passed" + (f": {detail}" if detail else ""))
 
 
-def matching_hint(got: torch.Tensor, variants: dict[str, torch.Tensor], default: str,
-                  atol: float = 1e-4) -> str:
+def matching_hint(
+    got: torch.Tensor, variants: dict[str, torch.Tensor], default: str, atol: float = 1e-4
+) -> str:
     """The hint of the first typical mistake whose result ``got`` reproduces, else ``default``."""
     if isinstance(got, torch.Tensor):
         for hint, value in variants.items():
-            if got.shape == value.shape and torch.allclose(got.double(), value.double(), rtol=1e-4, atol=atol):
+            if got.shape == value.shape and torch.allclose(
+                got.double(), value.double(), rtol=1e-4, atol=atol
+            ):
                 return hint
     return default

@@ -5,6 +5,7 @@
 - ``check_slant_direction``: the latent direction that changes a digit's slant, on synthetic
   codes whose true direction is known, and against the normal equations solved directly.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,34 +44,52 @@ def check_slerp(slerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torc
     got = run_student(SLERP, slerp, torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0]), t)
     got = expect_shape(SLERP, got, (4, 2), "Return one row per value of t: shape (T, K).")
     if torch.allclose(got[0], torch.tensor([0.0, 2.0]), atol=1e-4):
-        raise ExerciseError(f"{SLERP}: at t = 0 the path must start at z0 = (2, 0), got "
-                            f"{got[0].tolist()}. Did you swap the weights sin((1-t)Ω)/sin Ω (for "
-                            "z0) and sin(tΩ)/sin Ω (for z1)?")
+        raise ExerciseError(
+            f"{SLERP}: at t = 0 the path must start at z0 = (2, 0), got "
+            f"{got[0].tolist()}. Did you swap the weights sin((1-t)Ω)/sin Ω (for "
+            "z0) and sin(tΩ)/sin Ω (for z1)?"
+        )
     for k, end, name in ((0, (2.0, 0.0), "start at z0"), (-1, (0.0, 2.0), "end at z1")):
         if not torch.allclose(got[k], torch.tensor(end), atol=1e-4):
-            raise ExerciseError(f"{SLERP}: the path must {name} = {end} (t = {float(t[k]):g}), got "
-                                f"{[round(v, 4) for v in got[k].tolist()]}. Weight z0 and z1 "
-                                "themselves (not their unit vectors), so that the norms are kept.")
+            raise ExerciseError(
+                f"{SLERP}: the path must {name} = {end} (t = {float(t[k]):g}), got "
+                f"{[round(v, 4) for v in got[k].tolist()]}. Weight z0 and z1 "
+                "themselves (not their unit vectors), so that the norms are kept."
+            )
     norms = got.norm(dim=1)
     if abs(float(norms[2]) - math.sqrt(2.0)) < 1e-3:
-        raise ExerciseError(f"{SLERP}: at t = 0.5 between (2, 0) and (0, 2) your point has norm "
-                            f"{float(norms[2]):.4f} = √2: that is the straight line (lerp). The "
-                            "spherical path keeps the norm 2.")
+        raise ExerciseError(
+            f"{SLERP}: at t = 0.5 between (2, 0) and (0, 2) your point has norm "
+            f"{float(norms[2]):.4f} = √2: that is the straight line (lerp). The "
+            "spherical path keeps the norm 2."
+        )
     angles = torch.tensor([0.0, 30.0, 45.0, 90.0]) * math.pi / 180
     expected = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
-    expect_close(SLERP, got, expected, rtol=1e-4, atol=1e-4,
-                 hint="From (2, 0) to (0, 2) the path is the quarter circle of radius 2, at a "
-                      "constant angular speed. Take Ω from the unit vectors: cos Ω = z0·z1 / "
-                      "(|z0| |z1|), Ω = arccos(...) in radians.")
+    expect_close(
+        SLERP,
+        got,
+        expected,
+        rtol=1e-4,
+        atol=1e-4,
+        hint="From (2, 0) to (0, 2) the path is the quarter circle of radius 2, at a "
+        "constant angular speed. Take Ω from the unit vectors: cos Ω = z0·z1 / "
+        "(|z0| |z1|), Ω = arccos(...) in radians.",
+    )
     # 2. codes of different norms in 8 dimensions
     g = torch.Generator().manual_seed(7)
     z0, z1 = torch.randn(8, generator=g), 2.0 * torch.randn(8, generator=g)
     t = torch.linspace(0.0, 1.0, 6)
     got = run_student(SLERP, slerp, z0, z1, t)
-    expect_close(SLERP, got, _rotation_reference(z0, z1, t), rtol=1e-4, atol=1e-4,
-                 hint="This case has codes of different norms, not at right angles. Take Ω from "
-                      "the unit vectors (cos Ω = z0·z1 / (|z0| |z1|)) and weight z0 and z1 "
-                      "themselves by sin((1-t)Ω)/sin Ω and sin(tΩ)/sin Ω.")
+    expect_close(
+        SLERP,
+        got,
+        _rotation_reference(z0, z1, t),
+        rtol=1e-4,
+        atol=1e-4,
+        hint="This case has codes of different norms, not at right angles. Take Ω from "
+        "the unit vectors (cos Ω = z0·z1 / (|z0| |z1|)) and weight z0 and z1 "
+        "themselves by sin((1-t)Ω)/sin Ω and sin(tΩ)/sin Ω.",
+    )
     passed(SLERP, "on the quarter circle and on 8-D codes of different norms")
 
 
@@ -88,31 +107,49 @@ def check_slant_direction(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     """``fn(z, slant)``: codes ``(N, K)`` and slants ``(N,)`` -> unit direction ``(K,)``."""
     z, slant, w = _slant_data()
     got = run_student(SLANT, fn, z.clone(), slant.clone())
-    got = expect_shape(SLANT, got, (5,), "Return one direction: a vector with one entry per latent "
-                                         "dimension, shape (K,).")
+    got = expect_shape(
+        SLANT,
+        got,
+        (5,),
+        "Return one direction: a vector with one entry per latent dimension, shape (K,).",
+    )
     norm = float(got.norm())
     if abs(norm - 1.0) > 1e-3:
-        raise ExerciseError(f"{SLANT}: the direction must be a unit vector, got norm {norm:.4g}. "
-                            "Divide it by its norm.")
+        raise ExerciseError(
+            f"{SLANT}: the direction must be a unit vector, got norm {norm:.4g}. "
+            "Divide it by its norm."
+        )
     # the normal equations, solved directly: Cov(z) w = Cov(z, slant)
     zc, sc = (z - z.mean(0)).double(), (slant - slant.mean()).double()
     ref = torch.linalg.solve(zc.T @ zc, zc.T @ sc)
     ref = (ref / ref.norm()).float()
     cos = float(got @ ref)
     if cos < -0.999:
-        raise ExerciseError(f"{SLANT}: your direction points the wrong way (cosine {cos:.3f} with "
-                            "the expected one): the slant must grow along it. Flip the sign.")
+        raise ExerciseError(
+            f"{SLANT}: your direction points the wrong way (cosine {cos:.3f} with "
+            "the expected one): the slant must grow along it. Flip the sign."
+        )
     uncentred = torch.linalg.lstsq(z.double(), slant.double()[:, None]).solution[:, 0]
     if float(got @ (uncentred / uncentred.norm()).float()) > 0.9999 and cos < 0.999:
-        raise ExerciseError(f"{SLANT}: your direction fits slant ≈ w·z with no intercept. The "
-                            "codes and slants are not centred: subtract their means first (or "
-                            "fit an intercept).")
+        raise ExerciseError(
+            f"{SLANT}: your direction fits slant ≈ w·z with no intercept. The "
+            "codes and slants are not centred: subtract their means first (or "
+            "fit an intercept)."
+        )
     per_dim = zc.T @ sc
     if float(got @ (per_dim / per_dim.norm()).float()) > 0.9999 and cos < 0.999:
-        raise ExerciseError(f"{SLANT}: your direction is the covariance of each dimension with the "
-                            "slant. The dimensions of z are correlated, so solve the least-squares "
-                            "problem (for example torch.linalg.lstsq) instead.")
-    expect_close(SLANT, got, w, atol=5e-3, rtol=0,
-                 hint=f"Cosine with the true direction: {float(got @ w):.4f}. Fit slant ≈ w·z + b "
-                      "by least squares on centred data, then normalise w.")
+        raise ExerciseError(
+            f"{SLANT}: your direction is the covariance of each dimension with the "
+            "slant. The dimensions of z are correlated, so solve the least-squares "
+            "problem (for example torch.linalg.lstsq) instead."
+        )
+    expect_close(
+        SLANT,
+        got,
+        w,
+        atol=5e-3,
+        rtol=0,
+        hint=f"Cosine with the true direction: {float(got @ w):.4f}. Fit slant ≈ w·z + b "
+        "by least squares on centred data, then normalise w.",
+    )
     passed(SLANT, f"cosine with the true direction {float(got @ w):.4f}")
