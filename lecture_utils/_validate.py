@@ -1,5 +1,6 @@
 """Input checks shared by the public helpers: each raises a message that names the argument,
 what it got and what it expects."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,16 +25,21 @@ def check_tensor(
     (inclusive).
     """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}; "
-                        f"convert it with torch.as_tensor({name}, dtype=torch.float32)")
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(x).__name__}; "
+            f"convert it with torch.as_tensor({name}, dtype=torch.float32)"
+        )
     if floating and not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; "
-                        f"use {name}.float()")
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got dtype {x.dtype}; use {name}.float()"
+        )
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
-            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed))} dimensions, "
+                f"got shape {tuple(x.shape)}"
+            )
     if shape is not None:
         ok = x.ndim == len(shape) and all(s is None or s == d for s, d in zip(shape, x.shape))
         if not ok:
@@ -42,8 +48,10 @@ def check_tensor(
     x_ = x.detach()
     if x.is_floating_point() and finite and x.numel() and not torch.isfinite(x_).all():
         bad = int((~torch.isfinite(x_)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); "
-                         "check the step that produced it (a too-large learning rate is common)")
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); "
+            "check the step that produced it (a too-large learning rate is common)"
+        )
     if low is not None and x.numel() and float(x_.min()) < low:
         raise ValueError(f"{name} must be >= {low}, got a minimum of {float(x_.min()):.4g}")
     if high is not None and x.numel() and float(x_.max()) > high:
@@ -54,8 +62,10 @@ def check_tensor(
 def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
     """Raise ValueError when two tensors differ in shape (no silent broadcasting)."""
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} and {name_b} must have the same shape, got "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got "
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
+        )
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -72,3 +82,70 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` if it is an int (not a bool) in ``[low, high]``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return value
+
+
+def check_nonneg_int(name: str, value: object) -> int:
+    """Return ``value`` if it is an int >= 0, else raise."""
+    return check_int(name, value, low=0)
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number (int or float, not a bool, not a
+    string, not a tensor) within the bounds; ``low_open``/``high_open`` exclude the bound."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value:g}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value:g}")
+    return value
+
+
+def check_int_sequence(name: str, value: object, *, low: int = 1) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of ints >= ``low`` (a list or tuple, possibly empty)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{name} must be a list or tuple of ints, got {type(value).__name__} {value!r}"
+        )
+    for i, item in enumerate(value):
+        check_int(f"{name}[{i}]", item, low=low)
+    return tuple(value)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is True or False (not 0/1, not a string), else raise."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_generator(name: str, value: object) -> torch.Generator:
+    """Return ``value`` if it is a ``torch.Generator``, else raise with how to make one."""
+    if not isinstance(value, torch.Generator):
+        raise TypeError(
+            f"{name} must be a torch.Generator, got {type(value).__name__}; "
+            f"make one with torch.Generator().manual_seed(0)"
+        )
+    return value

@@ -40,6 +40,23 @@ def test_seed_everything_repeats_and_pins_threads():
         seed_everything(-1)
     with pytest.raises(ValueError, match="threads"):
         seed_everything(0, threads=0)
+    with pytest.raises(ValueError, match="seed must be <= 4294967295"):
+        seed_everything(2**40)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        seed_everything(1.5)
+
+
+def test_course_thread_policy_is_one_thread_and_torch_threads_restores():
+    from lecture_utils.seed import DEFAULT_THREADS, torch_threads
+
+    assert DEFAULT_THREADS == 1
+    seed_everything(0, threads=2)
+    with torch_threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError("restored even after an error")
+    assert torch.get_num_threads() == 2
 
 
 def test_plotting_helpers_draw():
@@ -47,9 +64,12 @@ def test_plotting_helpers_draw():
     grid = plotting.image_grid(x, nrow=5)
     assert grid.shape == (3 * 29 - 1, 5 * 29 - 1)
     assert grid[:28, :28].tolist() == x[0, 0].tolist()
-    figs = [plotting.show_images(x, title="t"), plotting.show_reconstructions(x, x.flip(0)),
-            plotting.plot_latent_scatter(torch.randn(12, 2), torch.arange(12) % 10),
-            plotting.plot_history({"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]})]
+    figs = [
+        plotting.show_images(x, title="t"),
+        plotting.show_reconstructions(x, x.flip(0)),
+        plotting.plot_latent_scatter(torch.randn(12, 2), torch.arange(12) % 10),
+        plotting.plot_history({"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]}),
+    ]
     assert all(f.get_axes() for f in figs)
     with pytest.raises(ValueError, match="one channel"):
         plotting.show_images(torch.rand(2, 3, 28, 28))
