@@ -10,7 +10,6 @@ Submodules, one purpose each:
 - ``plotting``  image grids, reconstructions, latent scatter, loss curves
 - ``seed``      ``seed_everything`` (seeds and pins torch's thread count)
 - ``checks``    automatic checks of the exercises, one module per notebook
-- ``editions``  the student edition (solutions out) and its restoration
 - ``pca``       PCA by SVD, principal angles, the linear autoencoder (notebook 01)
 - ``blur``      L1 / L2 / cross-entropy, and why the L2 optimum is a blur (notebook 02)
 - ``classify``  label budgets, linear probe vs fine-tuning vs scratch (notebook 03)
