@@ -1,4 +1,5 @@
-"""lecture_utils.latent against independent references: rotations built by Gram-Schmidt,
+"""lecture_utils.latent against independent references: rotations built by Gram-Schmidt
+(checks.nb07.rotation_reference, shared with the check of Exercise 7.1),
 the normal CDF from math.erf, explicitly sheared images, known linear directions."""
 
 import math
@@ -6,6 +7,7 @@ import math
 import pytest
 import torch
 
+from lecture_utils.checks.nb07 import rotation_reference
 from lecture_utils.latent import (
     encode_dataset,
     image_slant,
@@ -15,23 +17,6 @@ from lecture_utils.latent import (
     slerp,
 )
 from lecture_utils.models import VAE, Autoencoder
-
-
-def rotation_reference(z0, z1, t):
-    """Walk the great circle from z0 to z1 by rotating in their plane (float64), scaling the
-    two basis directions' coefficients by each end's norm, as slerp's formula does."""
-    z0, z1, t = z0.double(), z1.double(), t.double()
-    r0, r1 = z0.norm(), z1.norm()
-    u0, u1 = z0 / r0, z1 / r1
-    e2 = u1 - (u1 @ u0) * u0
-    e2 = e2 / e2.norm()
-    omega = math.atan2(float(u1 @ e2), float(u1 @ u0))
-    out = []
-    for s in t.tolist():
-        target = math.cos(s * omega) * u0 + math.sin(s * omega) * e2  # unit vector on the arc
-        ab = torch.linalg.lstsq(torch.stack([u0, u1], 1), target[:, None]).solution[:, 0]
-        out.append(ab[0] * r0 * u0 + ab[1] * r1 * u1)
-    return torch.stack(out)
 
 
 def test_lerp_is_the_straight_line():
@@ -52,6 +37,15 @@ def test_lerp_and_slerp_take_batches_of_pairs():
         assert path.shape == (6, 4, 5)
         for b in range(4):
             torch.testing.assert_close(path[:, b], fn(z0[b], z1[b], t))
+
+
+def test_the_rotation_reference_walks_the_quarter_circle():
+    t = torch.tensor([0.0, 1 / 3, 0.5, 1.0])
+    angles = t.double() * math.pi / 2
+    expected = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    got = rotation_reference(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0]), t)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected)
 
 
 def test_slerp_follows_the_rotation_reference():
