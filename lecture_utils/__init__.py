@@ -7,7 +7,7 @@ Submodules, one purpose each:
 - ``models``    Autoencoder, VAE, EncoderClassifier
 - ``losses``    L2 loss, Bernoulli / Gaussian log-likelihoods, closed-form Gaussian KL
 - ``training``  one plain fit loop that returns a history
-- ``plotting``  image grids, reconstructions, latent scatter, loss curves
+- ``plotting``  image grids, reconstructions, latent scatter, the latent-space figures, PNGs
 - ``seed``      ``seed_everything`` (seeds and pins torch's thread count)
 - ``checks``    automatic checks of the exercises, one module per notebook
 - ``pca``       PCA by SVD, principal angles, the linear autoencoder (notebook 01)
