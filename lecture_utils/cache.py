@@ -121,6 +121,7 @@ def _save(path: Path, key: dict[str, Any], model: nn.Module, extra: dict) -> Non
     os.close(fd)
     try:
         torch.save({"key": key, "state_dict": model.state_dict(), "extra": extra}, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a model is not a secret
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -76,6 +76,7 @@ def test_missing_file_trains_and_saves_then_loads(user, tmp_path):
     assert torch.equal(torch.rand(3), expected_next), "training changed the global random state"
     path = path_of(recipe, tmp_path)
     assert path.is_file() and path.name.startswith(f"{recipe.name}-")
+    assert path.stat().st_mode & 0o044 == 0o044, "others may read a shared cache"
     assert len(messages) == 1
     assert messages[0].startswith(f"{recipe.name}: no cached weights; trained in ")
     assert messages[0].endswith(f"saved to {path}")

@@ -174,6 +174,8 @@ def test_validation_slice_comes_from_the_fixed_binarised_training_digits():
     assert sorted(val_idx.tolist() + train_idx.tolist()) == list(range(8000))
     assert torch.equal(train.images, grey[train_idx]) and torch.equal(val.images, fixed[val_idx])
     assert not torch.equal(val_idx.sort().values, torch.arange(300)), "a random pick, not a slice"
+    with pytest.raises(ValueError, match="val_size must be < 8000"):
+        split_indices(dataclasses.replace(TINY, val_size=8000), 8000)
     no_val = make_vae_loaders(dataclasses.replace(REFERENCE_RECIPE), torch.Generator())
     assert no_val[1] is None and no_val[0].images.eq(no_val[0].images.round()).all()
 
