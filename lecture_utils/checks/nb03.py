@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from lecture_utils.checks.core import ExerciseError, passed, run_student
+from lecture_utils.data import load_mnist
 from lecture_utils.models import Autoencoder, EncoderClassifier
 
 _SUBSET = "Exercise 3.1"
@@ -71,8 +72,6 @@ def _subset_once(fn: Callable, labels: torch.Tensor, per_class: int, seed: int) 
 
 def check_balanced_subset(fn: Callable) -> None:
     """Exercise 3.1: ``fn(labels, per_class, generator)`` -> int64 indices, equal per class."""
-    from lecture_utils.data import load_mnist
-
     _, mnist_labels = load_mnist("train")
     for per_class in (1, 5, 100):
         _subset_once(fn, mnist_labels, per_class, seed=per_class)
