@@ -136,9 +136,9 @@ def check_number(
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
     if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value:g}")
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value:g}")
     if high is not None and (value >= high if high_open else value > high):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value:g}")
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {value:g}")
     return value
 
 

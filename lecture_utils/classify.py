@@ -67,20 +67,28 @@ def _check_data(
     return images, _check_labels(labels, len(images))  # type: ignore[arg-type]
 
 
-def _check_model(model: object) -> nn.Module:
+def _check_model(model: object, name: str = "model") -> nn.Module:
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        raise TypeError(f"{name} must be an nn.Module, got {type(model).__name__}")
     return model
 
 
-def _check_pair(name: str, pair: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """``pair`` must be an ``(images, labels)`` tuple; check both."""
+def _check_pair(
+    name: str, pair: object, autoencoder: Autoencoder
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pair`` must be an ``(images, labels)`` tuple of images the autoencoder reads."""
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise TypeError(
             f"{name} must be a pair (images, labels), got {type(pair).__name__}"
             + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else "")
         )
-    return _check_data(pair[0], pair[1], f"{name}[0]")
+    images, labels = _check_data(pair[0], pair[1], f"{name}[0]")
+    if images[0].numel() != autoencoder.input_dim:
+        raise ValueError(
+            f"{name}[0] holds images of shape {tuple(images.shape[1:])}, but the autoencoder "
+            f"reads images of shape {autoencoder.input_shape}"
+        )
+    return images, labels
 
 
 def balanced_subset(
@@ -152,7 +160,13 @@ def cross_entropy_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tor
     """``loss_fn`` for :func:`lecture_utils.training.fit`: mean cross-entropy of a batch
     ``(x, y)``, ``x`` images ``(B, ...)`` and ``y`` int64 labels ``(B,)`` -> a scalar."""
     x, y = batch
-    return F.cross_entropy(model(x), y)
+    logits = model(x)
+    if logits.ndim == 2 and len(y) and int(y.max()) >= logits.shape[1]:
+        raise ValueError(
+            f"labels go up to {int(y.max())}, but the model gives {logits.shape[1]} "
+            f"logits per image: it needs n_classes > {int(y.max())}"
+        )
+    return F.cross_entropy(logits, y)
 
 
 def train_classifier(
@@ -283,7 +297,7 @@ def fit_logistic_regression(
 
 def reinitialised(module: nn.Module) -> nn.Module:
     """A copy of ``module`` with the same architecture and fresh random weights."""
-    _check_model(module)
+    _check_model(module, "module")
     fresh = copy.deepcopy(module)
     for m in fresh.modules():
         if hasattr(m, "reset_parameters"):
@@ -385,8 +399,8 @@ def compare_label_budgets(
     """
     if not isinstance(autoencoder, Autoencoder):
         raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}")
-    x, y = _check_pair("train", train)
-    x_test, y_test = _check_pair("test", test)
+    x, y = _check_pair("train", train, autoencoder)
+    x_test, y_test = _check_pair("test", test, autoencoder)
     for name, values in (("budgets", budgets), ("seeds", seeds), ("methods", methods)):
         if isinstance(values, str) or not isinstance(values, Sequence):
             raise TypeError(f"{name} must be a list or tuple, got {type(values).__name__}")

@@ -80,7 +80,7 @@ class _ImageModel(nn.Module):
                 f"{name} must have shape (B, {', '.join(map(str, self.input_shape))}) "
                 f"or (B, {self.input_dim}), got {tuple(x.shape)}"
             )
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), self.input_dim)  # explicit size: B = 0 works too
 
     def _check_z(self, z: torch.Tensor, latent_dim: int) -> None:
         check_tensor("z", z, ndim=(1, 2))
@@ -212,9 +212,13 @@ class EncoderClassifier(nn.Module):
             or features.ndim != 2
             or features.shape != (len(x), self.feature_dim)
         ):
-            got = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)
+            got = (
+                f"shape {tuple(features.shape)}"
+                if isinstance(features, torch.Tensor)
+                else f"a {type(features).__name__}, not a tensor,"
+            )
             raise ValueError(
-                f"the encoder gave features of shape {got} for {len(x)} images, but "
+                f"the encoder gave features of {got} for {len(x)} images, but "
                 f"feature_dim={self.feature_dim} expects ({len(x)}, {self.feature_dim}); pass "
                 "the encoder's output size as feature_dim (and flatten its output to 2-D)"
             )

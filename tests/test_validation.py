@@ -764,6 +764,39 @@ OWN: list[Row] = [
         ValueError,
         "n_classes must be >= 1, got 0",
     ),
+    (
+        "probe-train_classifier-label-beyond-logits",
+        lambda: m("classify").train_classifier(clf(), _x(), torch.tensor([0, 1, 2, 12]), steps=1),
+        ValueError,
+        "labels go up to 12, but the model gives 10 logits per image",
+    ),
+    (
+        "probe-compare_label_budgets-image-size",
+        lambda: m("classify").compare_label_budgets(
+            ae(), (_x(), y()), (torch.rand(4, 1, 28, 28), y())
+        ),
+        ValueError,
+        r"test\[0\] holds images of shape \(1, 28, 28\), but the autoencoder reads .*\(1, 8, 8\)",
+    ),
+    (
+        "probe-reinitialised-not-a-module",
+        lambda: m("classify").reinitialised("encoder"),
+        TypeError,
+        "module must be an nn.Module, got str",
+    ),
+    (
+        "probe-EncoderClassifier-encoder-returns-a-tuple",
+        lambda: m("models").EncoderClassifier(nn.LSTM(4, 4), 4)(torch.rand(2, 3, 4)),
+        ValueError,
+        "the encoder gave features of a tuple, not a tensor",
+    ),
+    (
+        # an empty batch is not an error for a model: it gives empty codes
+        "probe-VAE-empty-batch-accepted",
+        lambda: vae()(_x()[:0]),
+        None,
+        "",
+    ),
     # --- data
     (
         "probe-load_mnist-source",
