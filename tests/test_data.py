@@ -240,3 +240,26 @@ def test_build_script_is_deterministic(tmp_path):
 
 def test_embedded_file_matches_its_recorded_hash():
     assert data.sha256_file(data.EMBEDDED_FILE) == data.EMBEDDED_SHA256
+
+
+def test_validation_of_loader_and_binarize_arguments():
+    x = torch.rand(6, 1, 28, 28)
+    with pytest.raises(TypeError, match="val_size must be an int, got bool"):
+        data.make_loaders(x, val_size=True)
+    with pytest.raises(ValueError, match="images is empty"):
+        data.make_loaders(x[:0])
+    with pytest.raises(ValueError, match="val_size must be < 6"):
+        data.make_loaders(x, val_size=6)
+    with pytest.raises(ValueError, match="images contains 1 NaN.*check the data"):
+        data.make_loaders(torch.where(x == x.max(), float("nan"), x))
+    with pytest.raises(TypeError, match="seed must be an int, got float"):
+        data.make_loaders(x, seed=1.0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator, got int 0"):
+        data.dynamic_binarize(x, generator=0)
+    with pytest.raises(TypeError, match="binarize must be True or False, got int 1"):
+        load_mnist("test", binarize=1)
+    with pytest.raises(TypeError, match="root must be a folder path"):
+        load_mnist(source="full", root=3)
+    # a NumPy int is an int
+    train, val = data.make_loaders(x, val_size=np.int64(2))
+    assert len(val.dataset) == 2 and len(train.dataset) == 4
