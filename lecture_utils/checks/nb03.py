@@ -63,8 +63,8 @@ def _subset_once(
         raise ExerciseError(
             f"{name}: expected per_class={per_class} examples of every class, got counts "
             f"{counts.tolist()} for classes 0..{n_classes - 1}. Pick within each "
-            "class separately (labels == c); the MNIST arrays are sorted by "
-            "class, so the first N digits are not a sample."
+            "class separately (labels == c); the first N digits are a random "
+            "sample, not a balanced one."
         )
     return got
 
