@@ -40,7 +40,7 @@ def test_grey_fraction_counts_pixels_between_ink_and_paper():
     torch.testing.assert_close(grey_fraction(images, low=0.0, high=1.0), torch.tensor([0.5, 0.75]))
     with pytest.raises(ValueError, match="low < high"):
         grey_fraction(images, low=0.9, high=0.1)
-    with pytest.raises(ValueError, match="high must be <= 1.0, got 2"):
+    with pytest.raises(ValueError, match="high must be <= 1, got 2"):
         grey_fraction(images, high=2)
     with pytest.raises(TypeError, match="low must be a number, got str"):
         grey_fraction(images, low="0.1")

@@ -77,7 +77,7 @@ def test_slerp_edge_cases():
         slerp(z, -z, t)
     with pytest.raises(ValueError, match="non-zero codes"):
         slerp(torch.zeros(2), z, t)
-    with pytest.raises(ValueError, match="eps must be > 0.0, got 0"):
+    with pytest.raises(ValueError, match="eps must be > 0, got 0"):
         slerp(z, 2 * z, t, eps=0)
     with pytest.raises(TypeError, match="eps must be a number"):
         slerp(z, 2 * z, t, eps="1e-6")

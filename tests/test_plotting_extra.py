@@ -153,7 +153,7 @@ def test_traversal_figure_sweeps_each_row(models):
     [
         ({"dims": [0, 0]}, ValueError, "dims must not repeat an index"),
         ({"dims": [4]}, ValueError, r"dims must be indices in \[0, 4\)"),
-        ({"limit": -1.0}, ValueError, "limit must be > 0.0"),
+        ({"limit": -1.0}, ValueError, "limit must be > 0"),
         ({"limit": "2"}, TypeError, "limit must be a number"),
         ({"n": 1}, ValueError, "n must be >= 2, got 1"),
         ({"z": torch.zeros(2)}, ValueError, r"z must have shape \(4\)"),

@@ -181,22 +181,22 @@ REVIEW: list[Row] = [
     ),
     # --- evaluate
     (
-        "review-log_likelihood-k-0",
-        lambda: m("evaluate").log_likelihood(vae(), _x(), k=0),
+        "review-log_likelihood-n_samples-0",
+        lambda: m("evaluate").log_likelihood(vae(), _x(), n_samples=0),
         ValueError,
-        "k must be >= 1",
+        "n_samples must be >= 1",
     ),
     (
-        "review-log_likelihood-k-float",
-        lambda: m("evaluate").log_likelihood(vae(), _x(), k=2.5),
+        "review-log_likelihood-n_samples-float",
+        lambda: m("evaluate").log_likelihood(vae(), _x(), n_samples=2.5),
         TypeError,
-        "k must be an int, got float",
+        "n_samples must be an int, got float",
     ),
     (
-        "review-log_likelihood-k-bool",
-        lambda: m("evaluate").log_likelihood(vae(), _x(), k=True),
+        "review-log_likelihood-n_samples-bool",
+        lambda: m("evaluate").log_likelihood(vae(), _x(), n_samples=True),
         TypeError,
-        "k must be an int, got bool",
+        "n_samples must be an int, got bool",
     ),
     (
         "review-log_likelihood-x-above-1",
@@ -261,7 +261,7 @@ REVIEW: list[Row] = [
         TypeError,
         "t must be a floating-point tensor",
     ),
-    ("review-latent_grid-0", lambda: m("latent").latent_grid(0), ValueError, "n must be >= 1"),
+    ("review-latent_grid-0", lambda: m("latent").latent_grid(0), ValueError, "n must be >= 2"),
     (
         "review-fit_pca-0",
         lambda: m("pca").fit_pca(torch.rand(10, 6), 0),
@@ -282,26 +282,26 @@ REVIEW: list[Row] = [
     ),
     # --- vae_training, model_cache
     (
-        "review-vae_training.Recipe-lr-nan",
-        lambda: m("vae_training").Recipe(lr=math.nan),
+        "review-vae_training.VAERecipe-lr-nan",
+        lambda: m("vae_training").VAERecipe(lr=math.nan),
         BAD,
         r"\blr\b.*nan",
     ),
     (
-        "review-vae_training.Recipe-activation-gelu",
-        lambda: m("vae_training").Recipe(activation="gelu"),
+        "review-vae_training.VAERecipe-activation-gelu",
+        lambda: m("vae_training").VAERecipe(activation="gelu"),
         BAD,
         r"activation.*gelu",
     ),
     (
-        "review-vae_training.Recipe-sigma-negative",
-        lambda: m("vae_training").Recipe(sigma=-1, likelihood="gaussian", binarize="grey"),
+        "review-vae_training.VAERecipe-sigma-negative",
+        lambda: m("vae_training").VAERecipe(sigma=-1, likelihood="gaussian", binarize="grey"),
         BAD,
         r"\bsigma\b.*-1",
     ),
     (
-        "review-model_cache.Recipe-lr-negative",
-        lambda: m("model_cache").Recipe("vae", 2, lr=-1),
+        "review-model_cache.AutoencoderRecipe-lr-negative",
+        lambda: m("model_cache").AutoencoderRecipe("nb07-ae", 2, lr=-1),
         BAD,
         r"\blr\b.*-1",
     ),
@@ -319,7 +319,7 @@ REVIEW: list[Row] = [
     ),
     (
         "review-learning_rate-epoch-negative",
-        lambda: m("vae_training").learning_rate(-1, m("vae_training").Recipe()),
+        lambda: m("vae_training").learning_rate(-1, m("vae_training").VAERecipe()),
         BAD,
         r"\bepoch\b.*-1",
     ),
@@ -332,13 +332,13 @@ REVIEW: list[Row] = [
     ),
     (
         "review-effective_sample_size-all-minus-inf",
-        lambda: m("toy").effective_sample_size(torch.full((5, 3), -math.inf)),
+        lambda: m("evaluate").effective_sample_size(torch.full((5, 3), -math.inf)),
         BAD,
         r"log_w",
     ),
     (
         "review-log_mean_exp-empty",
-        lambda: m("toy").log_mean_exp(torch.empty(0, 3)),
+        lambda: m("evaluate").log_mean_exp(torch.empty(0, 3)),
         BAD,
         r"log_w",
     ),
@@ -439,7 +439,7 @@ REVIEW: list[Row] = [
         "review-InterpolationExplorer-start-negative",
         lambda: m("widgets").InterpolationExplorer({"vae": vae28()}, _x(6, 28), start=-1),
         ValueError,
-        r"start and end must be indices in \[0, 6\), got -1",
+        r"start must be a digit index in \[0, 6\), got -1",
     ),
     (
         # the review's "harmless acceptance": float labels only colour the scatter

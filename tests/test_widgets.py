@@ -229,8 +229,8 @@ def test_manifold_extent_spreads_the_grid_and_the_probe(models, digits):
 @pytest.mark.parametrize(
     "kwargs,error,message",
     [
-        ({"limit": -3}, ValueError, "limit must be > 0.0, got -3"),
-        ({"limit": 0}, ValueError, "limit must be > 0.0, got 0"),
+        ({"limit": -3}, ValueError, "limit must be > 0, got -3"),
+        ({"limit": 0}, ValueError, "limit must be > 0, got 0"),
         ({"limit": "3"}, TypeError, "limit must be a number, got str '3'"),
         ({"limit": float("nan")}, ValueError, "limit must be a finite number"),
         ({"dims": [0, 0]}, ValueError, r"dims must not repeat an index .* got \[0, 0\]"),
@@ -239,8 +239,8 @@ def test_manifold_extent_spreads_the_grid_and_the_probe(models, digits):
         ({"dims": [-1]}, ValueError, r"dims\[0\] must be >= 0, got -1"),
         ({"dims": [0.0]}, TypeError, r"dims\[0\] must be an int, got float"),
         ({"dims": 1}, TypeError, "dims must be a list or tuple of ints, got int 1"),
-        ({"step": 0}, ValueError, "step must be > 0.0, got 0"),
-        ({"step": -0.1}, ValueError, "step must be > 0.0"),
+        ({"step": 0}, ValueError, "step must be > 0, got 0"),
+        ({"step": -0.1}, ValueError, "step must be > 0"),
         (
             {"step": 7.0},
             ValueError,
