@@ -7,9 +7,10 @@ One policy for every cached model of the course, through :func:`cached`:
 - **file name**: ``<name>-<hash>.pt``, the hash taken over the model's *key*. The names say
   which notebook a model belongs to (``nb06-vae20``, ``nb07-ae2``), so two notebooks never
   share a name for different models.
-- **the key**: every recipe field that decides the weights, plus :data:`FORMAT_VERSION` and
-  torch's version. The format version is bumped whenever the file layout or the training code
-  changes what a recipe produces. Torch's version is in because another version may sum in
+- **the key**: every recipe field that decides the weights, plus :data:`FORMAT_VERSION`,
+  torch's version and the SHA-256 of the embedded data file (new digits, or the same digits in
+  another order, give other weights). The format version is bumped whenever the file layout
+  or the training code changes what a recipe produces. Torch's version is in because another version may sum in
   another order and give other weights: a notebook must print the same numbers whether its
   model was just trained or loaded. The thread count is *not* in the key: every cached model
   is trained under the course's thread policy (``seed.torch_threads(DEFAULT_THREADS)``), so it
@@ -39,6 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lecture_utils.data import EMBEDDED_SHA256
 from lecture_utils.seed import DEFAULT_THREADS, torch_threads
 
 CACHE_ENV = "VAE_COURSE_CACHE"
@@ -58,11 +60,11 @@ def cache_dir(directory: str | os.PathLike | None = None) -> Path:
 
 
 def full_key(key: Mapping[str, Any]) -> dict[str, Any]:
-    """``key`` plus the format version and torch's version, in JSON form (tuples as lists),
-    exactly as it is stored in the file."""
+    """``key`` plus the format version, torch's version and the data file's hash, in JSON form
+    (tuples as lists), exactly as it is stored in the file."""
     if not isinstance(key, Mapping):
         raise TypeError(f"key must be a dict of recipe fields, got {type(key).__name__}")
-    whole = {**key, "format": FORMAT_VERSION, "torch": torch.__version__}
+    whole = {**key, "format": FORMAT_VERSION, "torch": torch.__version__, "data": EMBEDDED_SHA256}
     return json.loads(json.dumps(whole, sort_keys=True))
 
 

@@ -4,8 +4,8 @@
 - ``latent_grid``: a grid over the 2-D latent plane placed through the normal's inverse CDF,
   so that every cell holds the same prior mass, or spread evenly over a given extent;
 - ``encode_dataset``: codes of many images (the autoencoder's z, the VAE's posterior mean);
-- ``image_slant`` / ``slant_direction``: how much a digit leans, and the latent direction along
-  which the slant grows fastest (a least-squares fit).
+- ``slant_direction``: the latent direction along which a digit's slant
+  (``images.image_slant``) grows fastest (a least-squares fit).
 """
 
 from __future__ import annotations
@@ -152,29 +152,6 @@ def encode_dataset(model: nn.Module, images: torch.Tensor, batch_size: int = 100
     finally:
         model.train(was_training)
     return torch.cat(parts)
-
-
-def image_slant(images: torch.Tensor) -> torch.Tensor:
-    """How much each digit leans to the right: ``(N, 1, H, W)`` or ``(N, H, W)`` -> ``(N,)``.
-
-    With the ink as weights, the slant is the shear ``-cov(col, row) / var(row)``: how many
-    columns the ink moves right per row upwards (rows count downwards, hence the sign).
-    0 is upright, 0.3 leans right by about 17 degrees, negative values lean left.
-    """
-    check_tensor("images", images, ndim=(3, 4), low=0.0)
-    x = images.reshape(len(images), images.shape[-2], images.shape[-1]).double()
-    mass = x.sum(dim=(1, 2))
-    if bool((mass <= 0).any()):
-        raise ValueError("an image has no ink (all zeros): its slant is undefined")
-    rows = torch.arange(x.shape[1], dtype=x.dtype).reshape(1, -1, 1)
-    cols = torch.arange(x.shape[2], dtype=x.dtype).reshape(1, 1, -1)
-    r_mean = (x * rows).sum(dim=(1, 2)) / mass
-    c_mean = (x * cols).sum(dim=(1, 2)) / mass
-    dr = rows - r_mean.reshape(-1, 1, 1)
-    dc = cols - c_mean.reshape(-1, 1, 1)
-    cov = (x * dr * dc).sum(dim=(1, 2)) / mass
-    var = (x * dr * dr).sum(dim=(1, 2)) / mass
-    return (-cov / var).float()
 
 
 def slant_direction(z: torch.Tensor, slant: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from lecture_utils import cache
+from lecture_utils.data import EMBEDDED_SHA256
 from lecture_utils.model_cache import COURSE_RECIPES, AutoencoderRecipe, load_or_train
 from lecture_utils.vae_training import (
     NOTEBOOK_RECIPE,
@@ -160,6 +161,7 @@ def test_the_key_holds_the_format_and_torch_version_and_every_field(tmp_path):
     nb07_autoencoder(tmp_path, None)
     stored = torch.load(path, weights_only=True)["key"]
     assert stored["format"] == cache.FORMAT_VERSION and stored["torch"] == torch.__version__
+    assert stored["data"] == EMBEDDED_SHA256
     assert stored["hidden_dims"] == [8] and stored["recipe"] == "AutoencoderRecipe"
     changes = {"latent_dim": 3, "hidden_dims": (9,), "epochs": 2, "lr": 1e-3, "batch_size": 99}
     paths = {path_of(dataclasses.replace(TINY_AE, **{k: v}), tmp_path) for k, v in changes.items()}

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from lecture_utils.checks.nb07 import rotation_reference
+from lecture_utils.images import image_slant
 from lecture_utils.latent import (
     encode_dataset,
-    image_slant,
     latent_grid,
     lerp,
     slant_direction,
