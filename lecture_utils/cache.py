@@ -7,14 +7,14 @@ One policy for every cached model of the course, through :func:`cached`:
 - **file name**: ``<name>-<hash>.pt``, the hash taken over the model's *key*. The names say
   which notebook a model belongs to (``nb06-vae20``, ``nb07-ae2``), so two notebooks never
   share a name for different models.
-- **the key**: every recipe field that decides the weights, plus :data:`FORMAT_VERSION`,
-  torch's version and the SHA-256 of the embedded data file (new digits, or the same digits in
-  another order, give other weights). The format version is bumped whenever the file layout
-  or the training code changes what a recipe produces. Torch's version is in because another
-  version may sum in another order and give other weights: a notebook must print the same numbers whether its
-  model was just trained or loaded. The thread count is *not* in the key: every cached model
-  is trained under the course's thread policy (``seed.torch_threads(DEFAULT_THREADS)``), so it
-  is the same for every file.
+- **the key**: every recipe field that decides the weights, plus :data:`FORMAT_VERSION`, torch's
+  version and the SHA-256 of the embedded data file (new digits, or the same digits in another
+  order, give other weights). The format version is bumped whenever the file layout or the
+  training code changes what a recipe produces. Torch's version is in because another version
+  may sum in another order and give other weights: a notebook must print the same numbers
+  whether its model was just trained or loaded. The thread count is *not* in the key: every
+  cached model is trained under the course's thread policy
+  (``seed.torch_threads(DEFAULT_THREADS)``), so it is the same for every file.
 - **save**: atomic. The file is written to a temporary file in the target folder
   (``mkstemp``) and renamed over the target (``os.replace``), so a reader never sees half a
   file; the temporary file is removed if anything fails. An unwritable folder does not stop
