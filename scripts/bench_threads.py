@@ -53,6 +53,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NOTEBOOK = ROOT / "notebooks" / "06_vae.ipynb"
 NOTEBOOK_TARGET = 2.0  # wall time with one core busy / idle, at most
+IDLE_LOAD = 0.5  # a 1-minute load average above this: warn that the machine is not idle
 
 #: (label, torch threads, OMP_WAIT_POLICY or None for the OpenMP default)
 SETTINGS = (
@@ -323,6 +324,11 @@ def main(argv: list[str] | None = None) -> None:
         if name in os.environ:
             print(f"note: {name}={os.environ[name]} is set in this shell")
     print(f"load average at start: {load_average()}", flush=True)
+    if os.getloadavg()[0] > IDLE_LOAD:
+        print(
+            f"warning: load above {IDLE_LOAD:g}: the machine is not idle, "
+            "so these figures are not an idle machine's"
+        )
     if args.steps or args.notebook is None:
         bench_steps(args.warmup, args.n_steps, args.repeats)
     if args.notebook is not None:
