@@ -146,6 +146,8 @@ def welcome_deck(tmp_path_factory):
     return deck
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_welcome_deck_in_headless_chromium(welcome_deck, tmp_path):
     chromium = shutil.which("chromium")
     if chromium is None:

@@ -189,6 +189,7 @@ class _OneDimensional:
     ndim = 1
 
 
+@pytest.mark.slow
 def test_synthetic_notebooks_execute_as_promised(tmp_path):
     instructor = synthetic_notebook()
     assert run_until_error(instructor, tmp_path, len(instructor.cells) - 1) is None
@@ -336,6 +337,7 @@ def test_student_edition_of_each_notebook(path, editions):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
 def test_student_notebook_stops_at_its_first_exercise(path, editions):
     student = nbformat.read(editions / path.name, as_version=4)

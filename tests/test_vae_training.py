@@ -129,6 +129,7 @@ def tiny_run():
     return train_vae(TINY)
 
 
+@pytest.mark.slow
 def test_train_vae_history_and_best_epoch(tiny_run):
     model, history = tiny_run
     assert isinstance(model, VAE) and not model.training
@@ -154,6 +155,7 @@ def test_train_vae_history_and_best_epoch(tiny_run):
     assert all(math.isfinite(v) for v in history["seconds"])
 
 
+@pytest.mark.slow
 def test_train_vae_is_deterministic_and_leaves_global_rng_alone(tiny_run):
     torch.manual_seed(123)
     expected_next = torch.rand(3)
@@ -172,6 +174,7 @@ def test_output_bias_starts_at_the_mean_digit():
     torch.testing.assert_close(torch.sigmoid(model.decoder[-1].bias), images.mean(0).flatten())
 
 
+@pytest.mark.slow
 def test_cache_saves_then_loads_the_same_model(tmp_path, monkeypatch, tiny_run):
     recipe = dataclasses.replace(TINY, epochs=1)
     model, history = train_vae_cached(recipe, tmp_path)
@@ -202,6 +205,7 @@ def test_cache_retrains_a_corrupt_or_foreign_file(tmp_path):
     assert vt.cache_path(other, tmp_path) != path
 
 
+@pytest.mark.slow
 def test_benchmark_script_reports_validation_and_test_scores():
     """scripts/bench_vae.py end to end on a tiny recipe: the JSON line carries the validation
     ELBO (how recipes are compared) and test scores that obey NLL <= -ELBO on average."""
