@@ -5,17 +5,19 @@ Submodules, one purpose each:
 
 - ``data``      embedded MNIST (10,000 digits), full MNIST from IDX files, DataLoaders
 - ``models``    Autoencoder, VAE, EncoderClassifier
-- ``losses``    L2 loss, Bernoulli / Gaussian log-likelihoods, closed-form Gaussian KL
-- ``training``  one plain fit loop that returns a history
-- ``plotting``  image grids, reconstructions, latent scatter, loss curves
-- ``seed``      ``seed_everything`` (seeds and pins torch's thread count)
+- ``losses``    L2 / L1 / cross-entropy losses, Bernoulli / Gaussian log-likelihoods, the Gaussian
+                log-densities ``log_normal`` / ``log_standard_normal``, closed-form Gaussian KL
+- ``training``  one plain fit loop that returns a history, and ``fit_from_seed``
+- ``evaluate``  Monte Carlo estimators (``log_mean_exp``, effective sample size; notebook 04),
+                importance-sampled log-likelihood in nats, bits per dimension (notebook 06)
+- ``images``    per-image statistics: slant (notebook 01), grey fraction (notebook 02)
+- ``plotting``  image grids, reconstructions, latent scatter, the latent-space figures, PNGs
+- ``seed``      ``seed_everything`` and the one-thread policy (``torch_threads``)
 - ``checks``    automatic checks of the exercises, one module per notebook
-- ``editions``  the student edition (solutions out) and its restoration
-- ``pca``       PCA by SVD, principal angles, the linear autoencoder (notebook 01)
-- ``blur``      L1 / L2 / cross-entropy, and why the L2 optimum is a blur (notebook 02)
+- ``pca``       PCA by SVD and principal angles (notebook 01)
+- ``blur``      why the L2 optimum is a blur: the best single image for several targets (02)
 - ``classify``  label budgets, linear probe vs fine-tuning vs scratch (notebook 03)
 - ``toy``       latent-variable models with exact p(x) and posterior (notebooks 04, 05)
-- ``evaluate``  importance-sampled log-likelihood in nats, bits per dimension (notebook 06)
 - ``vae_training``  notebook 06's VAE recipes, training loop and model cache
 - ``latent``, ``widgets``, ``model_cache``  the latent-space explorer of notebook 07
 """

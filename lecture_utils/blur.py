@@ -2,14 +2,14 @@
 
 - :func:`shifted_strokes` builds the ambiguous targets: the same vertical stroke at a few
   horizontal positions, ``(N, 1, H, W)``.
-- :func:`reconstruction_loss` is the per-example ``(B,)`` L1, L2 or binary cross-entropy, summed
-  over the pixels (each one a negative log-likelihood up to a constant: Laplace, Gaussian,
-  Bernoulli).
+- :func:`expected_loss` weighs :func:`lecture_utils.losses.reconstruction_loss` (L1, L2 or
+  binary cross-entropy) over several possible targets;
 - :func:`minimise_expected_loss` finds, by gradient descent, the one image that minimises the
   expected loss over several equally plausible targets; :func:`weighted_median` is the closed
   form for L1 (the weighted mean, for L2 and cross-entropy, needs no helper).
-- :func:`train_autoencoder` trains the course's ``Autoencoder`` with a chosen loss;
-  :func:`grey_fraction` measures blur as the share of pixels that are neither ink nor paper.
+
+The notebook measures blur with :func:`lecture_utils.images.grey_fraction` and trains its
+autoencoders with :func:`lecture_utils.training.fit_from_seed`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
-from lecture_utils._validate import check_choice, check_positive_int, check_same_shape, check_tensor
-from lecture_utils.losses import l2_loss
-from lecture_utils.models import Autoencoder
-from lecture_utils.training import fit_from_seed
+from lecture_utils._validate import check_choice, check_number, check_positive_int, check_tensor
+from lecture_utils.losses import RECONSTRUCTION_LOSSES, reconstruction_loss
 
-LOSSES = ("l1", "l2", "bce")
 _EPS = 1e-6  # keeps cross-entropy away from log(0) while searching in [0, 1]
 
 
@@ -68,27 +64,6 @@ def _check_weights(
     return w
 
 
-def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "l2") -> torch.Tensor:
-    """Per-example reconstruction loss, summed over the pixels -> ``(B,)``.
-
-    ``kind``: ``"l1"`` (sum of |x_hat - x|), ``"l2"`` (sum of (x_hat - x)^2) or ``"bce"``
-    (binary cross-entropy ``-[x log x_hat + (1 - x) log(1 - x_hat)]``, which needs ``x_hat``
-    and ``x`` in [0, 1]). Inputs are ``(B, C, H, W)`` or ``(B, D)``.
-    """
-    check_choice("kind", kind, LOSSES)
-    if kind == "l2":
-        return l2_loss(x_hat, x, "per_example")
-    bounds = {"low": 0.0, "high": 1.0} if kind == "bce" else {}
-    check_tensor("x_hat", x_hat, ndim=(2, 3, 4), **bounds)
-    check_tensor("x", x, ndim=(2, 3, 4), **bounds)
-    check_same_shape("x_hat", x_hat, "x", x)
-    if kind == "l1":
-        per_pixel = (x_hat - x).abs()
-    else:
-        per_pixel = F.binary_cross_entropy(x_hat, x, reduction="none")
-    return per_pixel.reshape(len(x), -1).sum(dim=1)
-
-
 def expected_loss(
     x_hat: torch.Tensor,
     targets: torch.Tensor,
@@ -124,8 +99,9 @@ def minimise_expected_loss(
     ``targets``: ``(N, C, H, W)`` or ``(N, D)``; returns one image shaped like ``targets[0]``.
     """
     check_tensor("targets", targets, ndim=(2, 4), low=0.0, high=1.0)
-    check_choice("kind", kind, LOSSES)
+    check_choice("kind", kind, RECONSTRUCTION_LOSSES)
     check_positive_int("steps", steps)
+    check_number("lr", lr, low=0.0, low_open=True)
     w = _check_weights(weights, len(targets), targets.dtype)
     x_hat = torch.full_like(targets[0], 0.5).requires_grad_(True)
     optimizer = torch.optim.Adam([x_hat], lr=lr)
@@ -154,49 +130,3 @@ def weighted_median(
     cumulative = w[order].cumsum(dim=0)  # (N, ...)
     first = (cumulative < 0.5 - 1e-9).sum(dim=0, keepdim=True)  # (1, ...)
     return values.gather(0, first).squeeze(0)
-
-
-def grey_fraction(images: torch.Tensor, low: float = 0.1, high: float = 0.9) -> torch.Tensor:
-    """Share of each image's pixels strictly between ``low`` and ``high`` -> ``(B,)``.
-
-    Digits are mostly ink (near 1) or paper (near 0); a blurred reconstruction has more
-    pixels in between.
-    """
-    check_tensor("images", images, ndim=(2, 3, 4))
-    if not 0.0 <= low < high <= 1.0:
-        raise ValueError(f"need 0 <= low < high <= 1, got low={low}, high={high}")
-    flat = images.detach().reshape(len(images), -1)
-    return ((flat > low) & (flat < high)).float().mean(dim=1)
-
-
-def train_autoencoder(
-    x: torch.Tensor,
-    kind: str = "l2",
-    latent_dim: int = 16,
-    hidden_dims: Sequence[int] = (256,),
-    epochs: int = 5,
-    lr: float = 2e-3,
-    batch_size: int = 64,
-    seed: int = 0,
-) -> tuple[Autoencoder, dict[str, list[float]]]:
-    """Train ``Autoencoder(latent_dim, hidden_dims)`` (sigmoid output) on images ``x``
-    ``(N, 1, H, W)`` with the batch mean of :func:`reconstruction_loss` of ``kind``.
-
-    ``seed`` fixes the initial weights and the order of the batches, so models trained with
-    different losses start from the same weights. Returns ``(model, history)``.
-    """
-    check_tensor("x", x, ndim=4, low=0.0, high=1.0)
-    check_choice("kind", kind, LOSSES)
-
-    def loss_fn(m: Autoencoder, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return reconstruction_loss(m(batch[0]), batch[0], kind).mean()
-
-    return fit_from_seed(
-        lambda: Autoencoder(latent_dim, hidden_dims, input_shape=tuple(x.shape[1:])),
-        x,
-        loss_fn,
-        epochs,
-        lr=lr,
-        batch_size=batch_size,
-        seed=seed,
-    )

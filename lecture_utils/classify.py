@@ -29,7 +29,15 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-from lecture_utils._validate import check_choice, check_positive_int, check_tensor
+from lecture_utils._validate import (
+    DATA_HINT,
+    check_choice,
+    check_generator,
+    check_nonneg_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
 from lecture_utils.models import Autoencoder, EncoderClassifier
 from lecture_utils.training import fit
 
@@ -50,9 +58,37 @@ def _check_labels(labels: object, n: int | None = None) -> torch.Tensor:
     return labels
 
 
-def _check_data(images: object, labels: object) -> tuple[torch.Tensor, torch.Tensor]:
-    check_tensor("images", images, ndim=(2, 4))
+def _check_data(
+    images: object, labels: object, name: str = "images"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    check_tensor(name, images, ndim=(2, 4), hint=DATA_HINT)
+    if not len(images):  # type: ignore[arg-type]
+        raise ValueError(f"{name} is empty (0 images); pass at least one")
     return images, _check_labels(labels, len(images))  # type: ignore[arg-type]
+
+
+def _check_model(model: object, name: str = "model") -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be an nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_pair(
+    name: str, pair: object, autoencoder: Autoencoder
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pair`` must be an ``(images, labels)`` tuple of images the autoencoder reads."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(
+            f"{name} must be a pair (images, labels), got {type(pair).__name__}"
+            + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else "")
+        )
+    images, labels = _check_data(pair[0], pair[1], f"{name}[0]")
+    if images[0].numel() != autoencoder.input_dim:
+        raise ValueError(
+            f"{name}[0] holds images of shape {tuple(images.shape[1:])}, but the autoencoder "
+            f"reads images of shape {autoencoder.input_shape}"
+        )
+    return images, labels
 
 
 def balanced_subset(
@@ -66,6 +102,8 @@ def balanced_subset(
     """
     _check_labels(labels)
     check_positive_int("per_class", per_class)
+    if generator is not None:
+        check_generator("generator", generator)
     if not len(labels):
         raise ValueError("labels is empty")
     picked = []
@@ -84,21 +122,51 @@ def balanced_subset(
 def accuracy(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
 ) -> float:
-    """Fraction of ``images`` whose largest logit is at their label (model in eval mode)."""
+    """Fraction of ``images`` whose largest logit is at their label, in [0, 1].
+
+    ``images`` ``(N, 1, 28, 28)`` or ``(N, 784)`` (N >= 1), ``labels`` int64 ``(N,)``; the model
+    maps a batch to logits ``(B, n_classes)``. It runs in eval mode in chunks of
+    ``batch_size``; its train/eval mode is restored afterwards.
+    """
+    _check_model(model)
     images, labels = _check_data(images, labels)
     check_positive_int("batch_size", batch_size)
+    was_training = model.training
     model.eval()
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        logits = model(images[start : start + batch_size])
-        correct += int((logits.argmax(dim=1) == labels[start : start + batch_size]).sum())
+    try:
+        correct = 0
+        for start in range(0, len(images), batch_size):
+            logits = model(images[start : start + batch_size])
+            batch_labels = labels[start : start + batch_size]
+            if not isinstance(logits, torch.Tensor) or logits.shape[:1] != batch_labels.shape:
+                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
+                raise ValueError(
+                    f"model must map {len(batch_labels)} images to logits "
+                    f"({len(batch_labels)}, n_classes), got {got}"
+                )
+            if logits.ndim != 2 or int(batch_labels.max()) >= logits.shape[1]:
+                raise ValueError(
+                    f"labels go up to {int(labels.max())}, but the model gives logits of shape "
+                    f"{tuple(logits.shape)}: it needs one logit per class, (B, n_classes) with "
+                    f"n_classes > {int(labels.max())}"
+                )
+            correct += int((logits.argmax(dim=1) == batch_labels).sum())
+    finally:
+        model.train(was_training)
     return correct / len(images)
 
 
 def cross_entropy_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """``loss_fn`` for :func:`lecture_utils.training.fit`: mean cross-entropy of ``(x, y)``."""
+    """``loss_fn`` for :func:`lecture_utils.training.fit`: mean cross-entropy of a batch
+    ``(x, y)``, ``x`` images ``(B, ...)`` and ``y`` int64 labels ``(B,)`` -> a scalar."""
     x, y = batch
-    return F.cross_entropy(model(x), y)
+    logits = model(x)
+    if logits.ndim == 2 and len(y) and int(y.max()) >= logits.shape[1]:
+        raise ValueError(
+            f"labels go up to {int(y.max())}, but the model gives {logits.shape[1]} "
+            f"logits per image: it needs n_classes > {int(y.max())}"
+        )
+    return F.cross_entropy(logits, y)
 
 
 def train_classifier(
@@ -112,15 +180,20 @@ def train_classifier(
 ) -> dict[str, list[float]]:
     """Train ``model`` for exactly ``steps`` Adam steps on cross-entropy; return fit's history.
 
+    ``images`` ``(N, 1, 28, 28)`` or ``(N, 784)`` (N >= 1), ``labels`` int64 ``(N,)`` class
+    indices; ``model`` maps a batch ``(B, ...)`` to logits ``(B, n_classes)``.
     Each step takes ``batch_size`` examples, sampled without replacement epoch after epoch
     (seeded by ``seed``); with ``batch_size >= len(images)`` every step is full-batch, which
     suits the tiny budgets. Frozen parameters (``requires_grad=False``) stay unchanged.
     A fixed step count, rather than a fixed number of epochs, gives each budget the same
     amount of optimisation.
     """
+    _check_model(model)
     images, labels = _check_data(images, labels)
     check_positive_int("steps", steps)
     batch = min(check_positive_int("batch_size", batch_size), len(images))
+    lr = check_number("lr", lr, low=0.0, low_open=True)
+    seed = check_nonneg_int("seed", seed)
     sampler = RandomSampler(
         range(len(images)), num_samples=steps * batch, generator=torch.Generator().manual_seed(seed)
     )
@@ -172,15 +245,21 @@ def fit_logistic_regression(
     are centred internally, which changes only the bias and speeds up L-BFGS. Deterministic;
     torch's global random state is left alone.
     """
-    check_tensor("features", features, ndim=2)
+    check_tensor("features", features, ndim=2, hint=DATA_HINT)
+    if not len(features):
+        raise ValueError("features is empty (0 rows); pass at least one example")
     labels = _check_labels(labels, len(features))
-    n_classes = (
-        int(labels.max()) + 1 if n_classes is None else check_positive_int("n_classes", n_classes)
-    )
-    if weight_decay < 0 or tolerance <= 0:
-        raise ValueError(
-            f"need weight_decay >= 0 and tolerance > 0, got {weight_decay} and {tolerance}"
-        )
+    if n_classes is None:
+        n_classes = int(labels.max()) + 1
+    else:
+        check_positive_int("n_classes", n_classes)
+        if int(labels.max()) >= n_classes:
+            raise ValueError(
+                f"n_classes must exceed the largest label, got n_classes={n_classes} "
+                f"and a label {int(labels.max())}"
+            )
+    weight_decay = check_number("weight_decay", weight_decay, low=0.0)
+    tolerance = check_number("tolerance", tolerance, low=0.0, low_open=True)
     x = features.detach()
     mean = x.mean(dim=0)
     centred = x - mean
@@ -218,6 +297,7 @@ def fit_logistic_regression(
 
 def reinitialised(module: nn.Module) -> nn.Module:
     """A copy of ``module`` with the same architecture and fresh random weights."""
+    _check_model(module, "module")
     fresh = copy.deepcopy(module)
     for m in fresh.modules():
         if hasattr(m, "reset_parameters"):
@@ -235,6 +315,7 @@ def make_classifier(method: str, autoencoder: Autoencoder, n_classes: int = 10) 
     check_choice("method", method, METHODS)
     if not isinstance(autoencoder, Autoencoder):
         raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}")
+    check_positive_int("n_classes", n_classes)
     if method == "pixels":
         return nn.Sequential(nn.Flatten(), nn.Linear(autoencoder.input_dim, n_classes))
     source = reinitialised(autoencoder) if method == "scratch" else autoencoder
@@ -316,12 +397,25 @@ def compare_label_budgets(
     batch size and number of steps: nothing is tuned per method. The autoencoder is never
     changed. torch's global random state is restored afterwards.
     """
-    x, y = _check_data(*train)
-    x_test, y_test = _check_data(*test)
-    for m in methods:
-        check_choice("method", m, METHODS)
-    if not budgets or not seeds or not methods:
-        raise ValueError("budgets, seeds and methods must each hold at least one entry")
+    if not isinstance(autoencoder, Autoencoder):
+        raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}")
+    x, y = _check_pair("train", train, autoencoder)
+    x_test, y_test = _check_pair("test", test, autoencoder)
+    for name, values in (("budgets", budgets), ("seeds", seeds), ("methods", methods)):
+        if isinstance(values, str) or not isinstance(values, Sequence):
+            raise TypeError(f"{name} must be a list or tuple, got {type(values).__name__}")
+        if not values:
+            raise ValueError(f"{name} must hold at least one entry, got {values!r}")
+    for i, m in enumerate(methods):
+        check_choice(f"methods[{i}]", m, METHODS)
+    for i, budget in enumerate(budgets):
+        if budget is not None:
+            check_positive_int(f"budgets[{i}]", budget)
+    for i, seed in enumerate(seeds):
+        check_nonneg_int(f"seeds[{i}]", seed)
+    check_positive_int("steps", steps)
+    check_positive_int("batch_size", batch_size)
+    check_number("lr", lr, low=0.0, low_open=True)
     n_classes = int(y.max()) + 1
     result = torch.zeros(len(methods), len(budgets), len(seeds), dtype=torch.float64)
     n_labels = []

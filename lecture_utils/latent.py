@@ -1,19 +1,28 @@
 """Walking around a latent space (introduced in 07_latent_explorer).
 
-- ``lerp`` / ``slerp``: straight and spherical paths between two codes;
+- ``lerp`` / ``slerp``: straight and spherical paths between two codes (``PATHS`` names them);
 - ``latent_grid``: a grid over the 2-D latent plane placed through the normal's inverse CDF,
-  so that every cell holds the same prior mass;
+  so that every cell holds the same prior mass, or spread evenly over a given extent;
 - ``encode_dataset``: codes of many images (the autoencoder's z, the VAE's posterior mean);
-- ``image_slant`` / ``slant_direction``: how much a digit leans, and the latent direction along
-  which the slant grows fastest (a least-squares fit).
+- ``slant_direction``: the latent direction along which a digit's slant
+  (``images.image_slant``) grows fastest (a least-squares fit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import MappingProxyType
+
 import torch
 from torch import nn
 
-from lecture_utils._validate import check_positive_int, check_same_shape, check_tensor
+from lecture_utils._validate import (
+    check_int,
+    check_number,
+    check_positive_int,
+    check_same_shape,
+    check_tensor,
+)
 
 
 def _check_path(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -43,6 +52,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-6
     raise ValueError. Shapes as in :func:`lerp`.
     """
     t = _check_path(z0, z1, t)
+    check_number("eps", eps, low=0.0, low_open=True)
     n0, n1 = z0.norm(dim=-1, keepdim=True), z1.norm(dim=-1, keepdim=True)
     if bool((n0 < eps).any() or (n1 < eps).any()):
         raise ValueError(
@@ -64,64 +74,84 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-6
     return a * z0 + b * z1
 
 
-def latent_grid(n: int, low: float = 0.05, high: float = 0.95) -> torch.Tensor:
+#: the paths between two codes, by name (the interpolation views of notebook 07 offer both)
+PATHS = MappingProxyType({"linear": lerp, "spherical": slerp})
+
+
+def _check_extent(extent: object) -> tuple[float, float]:
+    if isinstance(extent, (str, bytes)) or not isinstance(extent, Sequence) or len(extent) != 2:
+        raise TypeError(f"extent must be a pair (lo, hi) of numbers, got {extent!r}")
+    lo, hi = check_number("extent[0]", extent[0]), check_number("extent[1]", extent[1])
+    if not lo < hi:
+        raise ValueError(
+            f"extent must be (lo, hi) with lo < hi, got {tuple(extent)}; for example (-3, 3)"
+        )
+    return lo, hi
+
+
+def latent_grid(
+    n: int,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    extent: tuple[float, float] | None = None,
+) -> torch.Tensor:
     """Points of an ``n x n`` grid on the plane, ``(n * n, 2)``, row by row.
 
-    Each axis is ``Phi^-1`` of ``n`` evenly spaced probabilities in ``[low, high]`` (Phi the
-    standard normal CDF), so that each cell covers the same mass of the prior N(0, I)
-    (Kingma & Welling 2014, fig. 4). Rows go from high z_2 (top) to low z_2 (bottom) and
-    columns from low to high z_1, so the grid reads like a plot of the plane.
+    By default each axis is ``Phi^-1`` of ``n`` evenly spaced probabilities in ``[low, high]``
+    (0.05 and 0.95 unless given; Phi the standard normal CDF), so that each cell covers the
+    same mass of the prior N(0, I) (Kingma & Welling 2014, fig. 4). With ``extent=(lo, hi)``
+    each axis is instead ``n`` evenly spaced values in ``[lo, hi]``, for a model with no prior,
+    such as the autoencoder, whose codes can lie anywhere (``low``/``high`` then do not apply).
+    Rows go from high z_2 (top) to low z_2 (bottom) and columns from low to high z_1, so the
+    grid reads like a plot of the plane. ``n >= 2``.
     """
-    check_positive_int("n", n)
-    if not 0.0 < low < high < 1.0:
-        raise ValueError(f"need 0 < low < high < 1 (probabilities), got low={low}, high={high}")
-    p = torch.linspace(low, high, n, dtype=torch.float64)
-    q = torch.distributions.Normal(0.0, 1.0).icdf(p).float()
+    check_int("n", n)
+    if n < 2:
+        raise ValueError(f"n must be >= 2 (a grid needs two points per axis), got {n}")
+    if extent is not None:
+        if low is not None or high is not None:
+            raise ValueError(
+                "give either low/high (a grid through the normal's inverse CDF) or extent "
+                f"(an even grid), not both; got low={low}, high={high}, extent={extent}"
+            )
+        lo, hi = _check_extent(extent)
+        q = torch.linspace(lo, hi, n)
+    else:
+        low = 0.05 if low is None else check_number("low", low)
+        high = 0.95 if high is None else check_number("high", high)
+        if not 0.0 < low < high < 1.0:
+            raise ValueError(f"need 0 < low < high < 1 (probabilities), got low={low}, high={high}")
+        p = torch.linspace(low, high, n, dtype=torch.float64)
+        q = torch.distributions.Normal(0.0, 1.0).icdf(p).float()
     z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
     return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
 
 
 @torch.no_grad()
 def encode_dataset(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Codes ``(N, K)`` of ``images`` ``(N, 1, 28, 28)``: ``encode(x)`` of an autoencoder, or
-    the posterior mean ``mu`` of a VAE (its ``encode`` returns ``(mu, logvar)``)."""
-    check_tensor("images", images, ndim=(2, 4))
-    check_positive_int("batch_size", batch_size)
-    if not hasattr(model, "encode"):
+    """Codes ``(N, K)`` of ``images`` ``(N, 1, 28, 28)`` (or flat ``(N, 784)``), ``batch_size`` at a
+    time: ``encode(x)`` of an autoencoder, or the posterior mean ``mu`` of a VAE (its ``encode``
+    returns ``(mu, logvar)``). The model's training mode is restored afterwards."""
+    if not (isinstance(model, nn.Module) and callable(getattr(model, "encode", None))):
         raise TypeError(
-            f"model must have an encode method (Autoencoder or VAE), got {type(model).__name__}"
+            f"model must be an nn.Module with an encode method (Autoencoder or VAE), got "
+            f"{type(model).__name__}"
         )
+    check_tensor("images", images, ndim=(2, 4))
+    if len(images) == 0:
+        raise ValueError(f"images is empty (shape {tuple(images.shape)}): give at least one image")
+    check_positive_int("batch_size", batch_size)
     was_training = model.training
     model.eval()
     parts = []
-    for start in range(0, len(images), batch_size):
-        out = model.encode(images[start : start + batch_size])
-        parts.append(out[0] if isinstance(out, tuple) else out)
-    model.train(was_training)
+    try:
+        for start in range(0, len(images), batch_size):
+            out = model.encode(images[start : start + batch_size])
+            parts.append(out[0] if isinstance(out, tuple) else out)
+    finally:
+        model.train(was_training)
     return torch.cat(parts)
-
-
-def image_slant(images: torch.Tensor) -> torch.Tensor:
-    """How much each digit leans to the right: ``(N, 1, H, W)`` or ``(N, H, W)`` -> ``(N,)``.
-
-    With the ink as weights, the slant is the shear ``-cov(col, row) / var(row)``: how many
-    columns the ink moves right per row upwards (rows count downwards, hence the sign).
-    0 is upright, 0.3 leans right by about 17 degrees, negative values lean left.
-    """
-    check_tensor("images", images, ndim=(3, 4), low=0.0)
-    x = images.reshape(len(images), images.shape[-2], images.shape[-1]).double()
-    mass = x.sum(dim=(1, 2))
-    if bool((mass <= 0).any()):
-        raise ValueError("an image has no ink (all zeros): its slant is undefined")
-    rows = torch.arange(x.shape[1], dtype=x.dtype).reshape(1, -1, 1)
-    cols = torch.arange(x.shape[2], dtype=x.dtype).reshape(1, 1, -1)
-    r_mean = (x * rows).sum(dim=(1, 2)) / mass
-    c_mean = (x * cols).sum(dim=(1, 2)) / mass
-    dr = rows - r_mean.reshape(-1, 1, 1)
-    dc = cols - c_mean.reshape(-1, 1, 1)
-    cov = (x * dr * dc).sum(dim=(1, 2)) / mass
-    var = (x * dr * dr).sum(dim=(1, 2)) / mass
-    return (-cov / var).float()
 
 
 def slant_direction(z: torch.Tensor, slant: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,13 @@
-"""Losses and log-likelihoods (L2 in 01/02, likelihoods in 02/04, the KL in 05/06).
+"""Losses and log-densities (L2 in 01/02, likelihoods in 02/04, the KL in 05/06).
+
+- :func:`l2_loss` (notebook 01); :func:`reconstruction_loss`, the per-example L1, L2 or binary
+  cross-entropy (notebook 02);
+- :func:`bernoulli_log_likelihood` and :func:`gaussian_log_likelihood`, log p(x|z) of a decoder
+  (notebooks 02 and 06);
+- :func:`log_normal` and :func:`log_standard_normal`, the diagonal Gaussian log-density of
+  vectors, summed over the last dimension (introduced in notebook 04; the one home of that
+  formula in the package);
+- :func:`gaussian_kl`, the closed-form KL between diagonal Gaussians (notebooks 05 and 06).
 
 Conventions: images are ``(B, C, H, W)`` or ``(B, D)``; per-example results are ``(B,)``,
 summed over pixels or latent dimensions, in nats.
@@ -11,9 +20,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lecture_utils._validate import check_choice, check_same_shape, check_tensor
+from lecture_utils._validate import check_choice, check_number, check_same_shape, check_tensor
 
 LOG_2PI = math.log(2.0 * math.pi)
+#: the ``kind``s of :func:`reconstruction_loss`
+RECONSTRUCTION_LOSSES = ("l1", "l2", "bce")
 
 
 def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
@@ -50,23 +61,70 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     return -_per_example_sum(F.binary_cross_entropy_with_logits(logits, x, reduction="none"))
 
 
+def _broadcasts_to(t: torch.Tensor, shape: torch.Size) -> bool:
+    """Whether ``t`` broadcasts to exactly ``shape`` (no silent growth of the result)."""
+    try:
+        return torch.broadcast_shapes(t.shape, shape) == shape
+    except RuntimeError:
+        return False
+
+
+def _logvar_tensor(logvar: torch.Tensor | float, dtype: torch.dtype) -> torch.Tensor:
+    """A checked log-variance: a finite tensor, or a finite number made a scalar tensor."""
+    if not isinstance(logvar, torch.Tensor):
+        return torch.tensor(check_number("logvar", logvar), dtype=dtype)
+    return check_tensor("logvar", logvar)
+
+
+def log_normal(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor | float) -> torch.Tensor:
+    """log N(x; mean, diag exp(logvar)), summed over the last dimension (introduced in 04).
+
+    ``x``, ``mean`` and ``logvar`` broadcast against each other to ``(..., D)``; the result is
+    ``(...)``, one log-density per vector. ``logvar`` may also be one number (the same variance
+    in every dimension). For example ``x`` ``(B, D)`` and ``mean`` ``(S, B, D)`` give ``(S, B)``.
+    """
+    check_tensor("x", x)
+    check_tensor("mean", mean)
+    logvar = _logvar_tensor(logvar, mean.dtype)
+    try:
+        shape = torch.broadcast_shapes(x.shape, mean.shape, logvar.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"x, mean and logvar must broadcast together, got shapes {tuple(x.shape)}, "
+            f"{tuple(mean.shape)} and {tuple(logvar.shape)}"
+        ) from None
+    if len(shape) == 0:
+        raise ValueError("x, mean and logvar are all scalars: give vectors (..., D)")
+    return -0.5 * (LOG_2PI + logvar + (x - mean) ** 2 / logvar.exp()).sum(dim=-1)
+
+
+def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I), summed over the last dimension: ``(..., K) -> (...)`` (notebook 04)."""
+    check_tensor("z", z)
+    if z.ndim == 0:
+        raise ValueError("z must have a last dimension (..., K), got a scalar")
+    return -0.5 * (LOG_2PI + z**2).sum(dim=-1)
+
+
 def gaussian_log_likelihood(
     mean: torch.Tensor, x: torch.Tensor, logvar: torch.Tensor | float
 ) -> torch.Tensor:
     """log N(x; mean, exp(logvar) I), summed over pixels -> ``(B,)`` (notebooks 02 and 06).
 
-    ``logvar`` is a float, a scalar tensor, or a tensor broadcastable to ``x``.
+    ``mean`` and ``x`` are ``(B, C, H, W)`` or ``(B, D)``; ``logvar`` is a number, a scalar
+    tensor, or a tensor that broadcasts to ``x``'s shape (e.g. ``(1, C, H, W)`` per pixel).
     """
     check_tensor("mean", mean, ndim=(2, 3, 4))
     check_tensor("x", x, ndim=(2, 3, 4))
     check_same_shape("mean", mean, "x", x)
-    if not isinstance(logvar, torch.Tensor):
-        if not isinstance(logvar, (int, float)) or not math.isfinite(logvar):
-            raise ValueError(f"logvar must be a finite number or tensor, got {logvar!r}")
-        logvar = torch.tensor(float(logvar), dtype=x.dtype)
-    check_tensor("logvar", logvar)
-    logvar = logvar.expand_as(x)
-    return -0.5 * _per_example_sum(LOG_2PI + logvar + (x - mean) ** 2 / logvar.exp())
+    logvar = _logvar_tensor(logvar, x.dtype)
+    if not _broadcasts_to(logvar, x.shape):
+        raise ValueError(
+            f"logvar must be a number, a scalar tensor or broadcast to x's shape "
+            f"{tuple(x.shape)}, got shape {tuple(logvar.shape)}"
+        )
+    flat = (len(x), -1)
+    return log_normal(x.reshape(flat), mean.reshape(flat), logvar.expand_as(x).reshape(flat))
 
 
 def gaussian_kl(
@@ -90,7 +148,34 @@ def gaussian_kl(
         return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
     check_tensor("mu_p", mu_p)
     check_tensor("logvar_p", logvar_p)
+    for name, t in (("mu_p", mu_p), ("logvar_p", logvar_p)):
+        if not _broadcasts_to(t, mu.shape):
+            raise ValueError(
+                f"{name} must have mu's shape {tuple(mu.shape)} or broadcast to it "
+                f"(e.g. ({mu.shape[1]},) for one Gaussian shared by the batch), "
+                f"got {tuple(t.shape)}"
+            )
     mu_p, logvar_p = mu_p.expand_as(mu), logvar_p.expand_as(mu)
     return 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p) ** 2) / logvar_p.exp() - 1.0).sum(
         dim=1
     )
+
+
+def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "l2") -> torch.Tensor:
+    """Per-example reconstruction loss, summed over the pixels -> ``(B,)`` (notebook 02).
+
+    ``kind``: ``"l1"`` (sum of |x_hat - x|), ``"l2"`` (sum of (x_hat - x)^2) or ``"bce"``
+    (binary cross-entropy ``-[x log x_hat + (1 - x) log(1 - x_hat)]``, which needs ``x_hat``
+    and ``x`` in [0, 1]). Each is a negative log-likelihood up to a constant: Laplace, Gaussian,
+    Bernoulli. Inputs are ``(B, C, H, W)`` or ``(B, D)``.
+    """
+    check_choice("kind", kind, RECONSTRUCTION_LOSSES)
+    if kind == "l2":
+        return l2_loss(x_hat, x, "per_example")
+    bounds = {"low": 0.0, "high": 1.0} if kind == "bce" else {}
+    check_tensor("x_hat", x_hat, ndim=(2, 3, 4), **bounds)
+    check_tensor("x", x, ndim=(2, 3, 4), **bounds)
+    check_same_shape("x_hat", x_hat, "x", x)
+    if kind == "l1":
+        return _per_example_sum((x_hat - x).abs())
+    return _per_example_sum(F.binary_cross_entropy(x_hat, x, reduction="none"))

@@ -13,7 +13,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from lecture_utils._validate import check_choice, check_positive_int, check_tensor
+from lecture_utils._validate import (
+    DATA_HINT,
+    MODEL_HINT,
+    check_bool,
+    check_choice,
+    check_generator,
+    check_int_sequence,
+    check_number,
+    check_positive_int,
+    check_same_shape,
+    check_tensor,
+)
 from lecture_utils.losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "identity": nn.Identity}
@@ -21,11 +32,10 @@ _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "identity": nn.
 
 def mlp(sizes: Sequence[int], activation: str = "relu") -> nn.Sequential:
     """Linear layers ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between them
-    (none after the last layer)."""
+    (none after the last layer): ``(B, sizes[0]) -> (B, sizes[-1])``."""
+    sizes = check_int_sequence("sizes", sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output size, got {list(sizes)}")
-    for s in sizes:
-        check_positive_int("each size", s)
     act = _ACTIVATIONS[check_choice("activation", activation, tuple(_ACTIVATIONS))]
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -40,12 +50,26 @@ class _ImageModel(nn.Module):
 
     def __init__(self, input_shape: Sequence[int]) -> None:
         super().__init__()
-        self.input_shape = tuple(input_shape)
+        self.input_shape = check_int_sequence("input_shape", input_shape)
+        if not self.input_shape:
+            raise ValueError("input_shape must hold at least one size, e.g. (1, 28, 28)")
         self.input_dim = math.prod(self.input_shape)
+
+    def _check_dtype(self, name: str, x: torch.Tensor) -> None:
+        """The model's weights and ``x`` must share a dtype (torch does not mix them)."""
+        weight = next(self.parameters(), None)
+        if weight is not None and x.dtype != weight.dtype:
+            hint = (
+                f"{name}.float()" if weight.dtype == torch.float32 else f"{name}.to({weight.dtype})"
+            )
+            raise TypeError(
+                f"{name} has dtype {x.dtype} but the model's weights are {weight.dtype}; use {hint}"
+            )
 
     def _flat(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """``(B, *input_shape)`` or ``(B, input_dim)`` -> ``(B, input_dim)``."""
-        check_tensor(name, x, ndim=(2, 1 + len(self.input_shape)))
+        check_tensor(name, x, ndim=(2, 1 + len(self.input_shape)), hint=DATA_HINT)
+        self._check_dtype(name, x)
         if (
             x.ndim == 2
             and x.shape[1] != self.input_dim
@@ -56,10 +80,17 @@ class _ImageModel(nn.Module):
                 f"{name} must have shape (B, {', '.join(map(str, self.input_shape))}) "
                 f"or (B, {self.input_dim}), got {tuple(x.shape)}"
             )
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), self.input_dim)  # explicit size: B = 0 works too
 
     def _check_z(self, z: torch.Tensor, latent_dim: int) -> None:
+        check_tensor("z", z, ndim=(1, 2))
+        if z.ndim == 1 and len(z) == latent_dim:
+            raise ValueError(
+                f"z must have shape (B, {latent_dim}), got {tuple(z.shape)}: a batch of codes; "
+                "for one code use z.unsqueeze(0)"
+            )
         check_tensor("z", z, shape=(None, latent_dim))
+        self._check_dtype("z", z)
 
 
 class Autoencoder(_ImageModel):
@@ -84,17 +115,18 @@ class Autoencoder(_ImageModel):
     ) -> None:
         super().__init__(input_shape)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
+        hidden = list(check_int_sequence("hidden_dims", hidden_dims))
+        check_choice("activation", activation, tuple(_ACTIVATIONS))
         self.output = check_choice("output", output, ("sigmoid", "linear"))
-        hidden = list(hidden_dims)
         self.encoder = mlp([self.input_dim, *hidden, latent_dim], activation)
         self.decoder = mlp([latent_dim, *hidden[::-1], self.input_dim], activation)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, 28, 28)`` -> ``(B, latent_dim)``."""
+        """``(B, *input_shape)`` or ``(B, input_dim)`` -> codes ``(B, latent_dim)``."""
         return self.encoder(self._flat(x))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``(B, latent_dim)`` -> ``(B, 1, 28, 28)``."""
+        """Codes ``(B, latent_dim)`` -> images ``(B, *input_shape)``."""
         self._check_z(z, self.latent_dim)
         out = self.decoder(z)
         if self.output == "sigmoid":
@@ -102,7 +134,7 @@ class Autoencoder(_ImageModel):
         return out.reshape(len(z), *self.input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruction ``x_hat`` with the shape of ``x``'s images."""
+        """``(B, *input_shape)`` or ``(B, input_dim)`` -> reconstruction ``(B, *input_shape)``."""
         return self.decode(self.encode(x))
 
 
@@ -113,7 +145,7 @@ class EncoderClassifier(nn.Module):
 
     Args:
         encoder: a module mapping ``(B, ...)`` images to ``(B, feature_dim)`` features.
-        feature_dim: size of those features.
+        feature_dim: size of those features (the number the encoder's last layer gives).
         n_classes: number of classes.
         freeze_encoder: train only the head (a *linear probe*).
     """
@@ -128,18 +160,19 @@ class EncoderClassifier(nn.Module):
         super().__init__()
         if not isinstance(encoder, nn.Module):
             raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+        self.feature_dim = check_positive_int("feature_dim", feature_dim)
+        self.n_classes = check_positive_int("n_classes", n_classes)
+        check_bool("freeze_encoder", freeze_encoder)
         self.encoder = copy.deepcopy(encoder)
-        self.head = nn.Linear(
-            check_positive_int("feature_dim", feature_dim),
-            check_positive_int("n_classes", n_classes),
-        )
+        self.head = nn.Linear(self.feature_dim, self.n_classes)
         self.set_encoder_trainable(not freeze_encoder)
 
     @classmethod
     def from_autoencoder(
         cls, autoencoder: Autoencoder, n_classes: int = 10, freeze_encoder: bool = False
     ) -> EncoderClassifier:
-        """Start from a (pretrained) autoencoder's encoder; features are its codes z."""
+        """Start from a (pretrained) autoencoder's encoder; features are its codes z
+        ``(B, autoencoder.latent_dim)``."""
         if not isinstance(autoencoder, Autoencoder):
             raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}")
         return cls(
@@ -151,6 +184,7 @@ class EncoderClassifier(nn.Module):
 
     def set_encoder_trainable(self, trainable: bool) -> None:
         """Freeze (``False``) or unfreeze (``True``) every encoder parameter."""
+        check_bool("trainable", trainable)
         for p in self.encoder.parameters():
             p.requires_grad_(trainable)
 
@@ -160,8 +194,35 @@ class EncoderClassifier(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, ...)`` -> ``(B, feature_dim)``."""
-        check_tensor("x", x)
-        return self.encoder(x)
+        check_tensor("x", x, hint=DATA_HINT)
+        if x.ndim < 2:
+            raise ValueError(
+                f"x must be a batch (B, ...), got shape {tuple(x.shape)}; "
+                "for one image use x.unsqueeze(0)"
+            )
+        weight = self.head.weight
+        if x.dtype != weight.dtype:
+            raise TypeError(
+                f"x has dtype {x.dtype} but the model's weights are {weight.dtype}; "
+                f"use x.to({weight.dtype})"
+            )
+        features = self.encoder(x)
+        if (
+            not isinstance(features, torch.Tensor)
+            or features.ndim != 2
+            or features.shape != (len(x), self.feature_dim)
+        ):
+            got = (
+                f"shape {tuple(features.shape)}"
+                if isinstance(features, torch.Tensor)
+                else f"a {type(features).__name__}, not a tensor,"
+            )
+            raise ValueError(
+                f"the encoder gave features of {got} for {len(x)} images, but "
+                f"feature_dim={self.feature_dim} expects ({len(x)}, {self.feature_dim}); pass "
+                "the encoder's output size as feature_dim (and flatten its output to 2-D)"
+            )
+        return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, ...)`` -> logits ``(B, n_classes)``."""
@@ -193,9 +254,10 @@ class VAE(_ImageModel):
         super().__init__(input_shape)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
         self.likelihood = check_choice("likelihood", likelihood, ("bernoulli", "gaussian"))
-        if not sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma!r}")
-        hidden = list(hidden_dims)
+        hidden = list(check_int_sequence("hidden_dims", hidden_dims))
+        check_choice("activation", activation, tuple(_ACTIVATIONS))
+        sigma = check_number("sigma", sigma, low=0.0, low_open=True)
+        check_bool("learn_sigma", learn_sigma)
         self.encoder = mlp([self.input_dim, *hidden, 2 * latent_dim], activation)
         self.decoder = mlp([latent_dim, *hidden[::-1], self.input_dim], activation)
         log_sigma = torch.tensor(math.log(sigma))
@@ -205,7 +267,8 @@ class VAE(_ImageModel):
             self.register_buffer("log_sigma", log_sigma)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """q_phi(z|x): ``(B, 1, 28, 28)`` -> ``(mu, logvar)``, each ``(B, latent_dim)``."""
+        """q_phi(z|x): ``(B, *input_shape)`` or ``(B, input_dim)`` -> ``(mu, logvar)``, each
+        ``(B, latent_dim)``."""
         mu, logvar = self.encoder(self._flat(x)).chunk(2, dim=1)
         return mu, logvar
 
@@ -213,25 +276,38 @@ class VAE(_ImageModel):
     def reparameterize(
         mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through."""
+        """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through.
+
+        ``mu`` and ``logvar`` (log sigma^2) have the same shape, ``(B, latent_dim)`` from
+        :meth:`encode`; ``z`` has that shape too. No broadcasting: a mismatch raises.
+        """
+        check_tensor("mu", mu, hint=MODEL_HINT)
+        check_tensor("logvar", logvar, hint=MODEL_HINT)
+        check_same_shape("mu", mu, "logvar", logvar)
+        if generator is not None:
+            check_generator("generator", generator)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         return mu + torch.exp(0.5 * logvar) * eps
 
     def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw decoder output ``(B, 1, 28, 28)``: logits (Bernoulli) or pre-sigmoid mean."""
+        """Codes ``(B, latent_dim)`` -> raw decoder output ``(B, *input_shape)``: logits
+        (Bernoulli) or the pre-sigmoid mean (Gaussian)."""
         self._check_z(z, self.latent_dim)
         return self.decoder(z).reshape(len(z), *self.input_shape)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``(B, latent_dim)`` -> mean image ``(B, 1, 28, 28)`` in (0, 1)."""
+        """Codes ``(B, latent_dim)`` -> mean images ``(B, *input_shape)`` in (0, 1)."""
         return torch.sigmoid(self.decoder_output(z))
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p_theta(x|z) -> ``(B,)``; ``x`` and ``z`` have the same batch size."""
+        """log p_theta(x|z) -> ``(B,)`` for images ``x`` ``(B, *input_shape)`` (or
+        ``(B, input_dim)``) and codes ``z`` ``(B, latent_dim)``."""
+        x = self._flat(x)
+        self._check_z(z, self.latent_dim)
         if len(x) != len(z):
             raise ValueError(f"x and z need the same batch size, got {len(x)} and {len(z)}")
         out = self.decoder_output(z)
-        x = self._flat(x).reshape(out.shape)
+        x = x.reshape(out.shape)
         if self.likelihood == "bernoulli":
             return bernoulli_log_likelihood(out, x)
         return gaussian_log_likelihood(torch.sigmoid(out), x, 2.0 * self.log_sigma)
@@ -239,7 +315,8 @@ class VAE(_ImageModel):
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> ``(x_mean, mu, logvar)``: the decoded mean of one sample z ~ q(z|x)."""
+        """Images ``(B, *input_shape)`` -> ``(x_mean, mu, logvar)``: the decoded mean
+        ``(B, *input_shape)`` of one sample z ~ q(z|x), and q's ``(B, latent_dim)`` parameters."""
         mu, logvar = self.encode(x)
         return self.decode(self.reparameterize(mu, logvar, generator)), mu, logvar
 
@@ -259,6 +336,11 @@ class VAE(_ImageModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode ``n`` draws z ~ N(0, I) -> mean images ``(n, 1, 28, 28)``."""
-        z = torch.randn(check_positive_int("n", n), self.latent_dim, generator=generator)
+        """Decode ``n`` draws z ~ N(0, I) -> mean images ``(n, *input_shape)``."""
+        if generator is not None:
+            check_generator("generator", generator)
+        dtype = self.log_sigma.dtype
+        z = torch.randn(
+            check_positive_int("n", n), self.latent_dim, generator=generator, dtype=dtype
+        )
         return self.decode(z)

@@ -1,8 +1,9 @@
 """Principal component analysis and the linear autoencoder it equals (notebook 01).
 
-PCA by the singular value decomposition of the centred data; principal angles to compare two
-subspaces; and a linear autoencoder trained with the L2 loss, whose decoder spans the same
-subspace as the top principal components (Baldi and Hornik, 1989).
+PCA by the singular value decomposition of the centred data, and principal angles to compare two
+subspaces. Notebook 01 uses them to show that a linear autoencoder trained with the L2 loss
+(built and trained in the notebook with :func:`lecture_utils.training.fit_from_seed`) has a
+decoder that spans the same subspace as the top principal components (Baldi and Hornik, 1989).
 
 Conventions: data ``x`` is ``(N, D)`` or ``(N, 1, H, W)`` (flattened to ``(N, D)``); a subspace
 of R^D is given by a ``(D, K)`` matrix whose columns span it.
@@ -10,15 +11,11 @@ of R^D is given by a ``(D, K)`` matrix whose columns span it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from lecture_utils._validate import check_positive_int, check_tensor
-from lecture_utils.losses import l2_loss
-from lecture_utils.models import Autoencoder
-from lecture_utils.training import fit_from_seed
 
 
 def _flat(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -120,50 +117,3 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         )
     cosines = torch.linalg.svdvals(qa.T @ qb).clamp(0.0, 1.0)
     return torch.arccos(cosines).to(a.dtype)
-
-
-def fit_linear_autoencoder(
-    x: torch.Tensor,
-    latent_dim: int,
-    epochs: int = 20,
-    lr: float = 3e-3,
-    batch_size: int = 128,
-    seed: int = 0,
-) -> Autoencoder:
-    """Train a linear autoencoder ``x_hat = W_d (W_e x + b_e) + b_d`` with the mean L2 loss.
-
-    ``x`` is ``(N, 1, H, W)`` or ``(N, D)``. The model is ``Autoencoder(latent_dim,
-    hidden_dims=(), activation="identity", output="linear")`` trained by Adam; its decoder
-    weight ``model.decoder[0].weight`` (``(D, latent_dim)``) spans (nearly) the PCA subspace.
-    ``seed`` fixes the initial weights and the order of the batches.
-    """
-    check_tensor("x", x, ndim=(2, 4))
-    check_positive_int("latent_dim", latent_dim)
-    shape = tuple(x.shape[1:])
-    model, _ = fit_from_seed(
-        lambda: Autoencoder(
-            latent_dim, hidden_dims=(), input_shape=shape, activation="identity", output="linear"
-        ),
-        x,
-        lambda m, batch: l2_loss(m(batch[0]), batch[0]),
-        epochs,
-        lr=lr,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    return model
-
-
-def decoder_subspace(model: Autoencoder) -> torch.Tensor:
-    """The ``(D, K)`` matrix whose columns span a linear autoencoder's reconstructions."""
-    if not isinstance(model, Autoencoder) or len(model.decoder) != 1:
-        raise TypeError(
-            "decoder_subspace needs a linear Autoencoder (hidden_dims=(), "
-            "activation='identity'), as made by fit_linear_autoencoder"
-        )
-    return model.decoder[0].weight.detach()
-
-
-def degrees(angles: torch.Tensor) -> torch.Tensor:
-    """Radians -> degrees."""
-    return angles * (180.0 / math.pi)

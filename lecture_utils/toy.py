@@ -7,8 +7,10 @@
   checked (notebook 05). Its parameters are trainable.
 - :func:`ppca_ml`: Tipping and Bishop's closed-form maximum-likelihood fit of that model
   (probabilistic PCA).
-- :func:`log_mean_exp`, :func:`effective_sample_size`, :func:`best_weight_share`: how good a
-  Monte Carlo average of weights exp(log_w) is (notebook 04).
+
+The Gaussian log-densities come from :mod:`lecture_utils.losses` (``log_normal``,
+``log_standard_normal``); the summaries of Monte Carlo weights (``log_mean_exp``,
+``effective_sample_size``, ``best_weight_share``) from :mod:`lecture_utils.evaluate`.
 
 Shapes: ``x`` is ``(B, D)``; ``z`` is ``(..., K)`` and broadcasts against ``x``, so ``z`` of
 shape ``(S, B, K)`` gives ``(S, B)`` results (S samples per example).
@@ -23,19 +25,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from lecture_utils._validate import check_positive_int, check_tensor
-from lecture_utils.losses import LOG_2PI, gaussian_kl
-
-
-def _log_normal(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor | float) -> torch.Tensor:
-    """log N(x; mean, var I) summed over the last dimension (broadcasting)."""
-    var = torch.as_tensor(var, dtype=mean.dtype)
-    return -0.5 * (LOG_2PI + var.log() + (x - mean) ** 2 / var).sum(dim=-1)
-
-
-def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) summed over the last dimension: ``(..., K) -> (...)``."""
-    return -0.5 * (LOG_2PI + z**2).sum(dim=-1)
+from lecture_utils._validate import check_int, check_number, check_positive_int, check_tensor
+from lecture_utils.losses import LOG_2PI, gaussian_kl, log_normal, log_standard_normal
 
 
 def _default_curve(z: torch.Tensor) -> torch.Tensor:
@@ -63,14 +54,15 @@ class OneDimLatentModel:
         n_grid: int = 2801,
         dtype: torch.dtype = torch.float64,
     ) -> None:
-        if not sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma!r}")
-        if not z_range[0] < z_range[1]:
-            raise ValueError(f"z_range must be (low, high) with low < high, got {z_range!r}")
+        self.sigma = check_number("sigma", sigma, low=0.0, low_open=True)
+        if not isinstance(z_range, (tuple, list)) or len(z_range) != 2:
+            raise TypeError(f"z_range must be a pair (low, high) of numbers, got {z_range!r}")
+        low = check_number("z_range[0]", z_range[0])
+        high = check_number("z_range[1]", z_range[1], low=low, low_open=True)
         self.curve = curve or _default_curve
-        self.sigma = float(sigma)
         self.dtype = dtype
-        self.z_grid = torch.linspace(*z_range, check_positive_int("n_grid", n_grid), dtype=dtype)
+        n_grid = check_int("n_grid", n_grid, low=2)  # the trapezoid rule needs two ends
+        self.z_grid = torch.linspace(low, high, n_grid, dtype=dtype)
         self.dz = float(self.z_grid[1] - self.z_grid[0])
         trapezoid = torch.full_like(self.z_grid, self.dz)
         trapezoid[[0, -1]] = self.dz / 2
@@ -99,7 +91,7 @@ class OneDimLatentModel:
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z), broadcasting ``(B, D)`` against ``(..., B, 1)`` -> ``(..., B)``."""
         check_tensor("x", x, shape=(None, self.data_dim))
-        return _log_normal(x, self.mean(z), self.sigma**2)
+        return log_normal(x, self.mean(z), 2.0 * math.log(self.sigma))
 
     def log_joint_grid(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x, z) at every grid point z -> ``(B, G)``."""
@@ -136,9 +128,13 @@ class LinearGaussian(nn.Module):
         super().__init__()
         check_tensor("W", W, ndim=2)
         check_tensor("b", b, shape=(W.shape[0],))
+        if isinstance(sigma, torch.Tensor):
+            check_tensor("sigma", sigma, shape=(), low=0.0)
+        else:
+            check_number("sigma", sigma)
         sigma = torch.as_tensor(sigma, dtype=W.dtype)
-        if sigma.ndim != 0 or not sigma > 0:
-            raise ValueError(f"sigma must be one positive number, got {sigma}")
+        if not sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {float(sigma):g}")
         self.W = nn.Parameter(W.detach().clone())
         self.b = nn.Parameter(b.detach().clone().to(W.dtype))
         self.log_sigma = nn.Parameter(sigma.log())
@@ -205,7 +201,7 @@ class LinearGaussian(nn.Module):
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z), broadcasting ``(B, D)`` against ``(..., B, K)`` -> ``(..., B)``."""
-        return _log_normal(self._check_x(x), self.mean(z), self.sigma2)
+        return log_normal(self._check_x(x), self.mean(z), 2.0 * self.log_sigma)
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x, z) = log p(x|z) + log p(z), broadcasting like :meth:`log_likelihood`."""
@@ -312,7 +308,7 @@ class LinearGaussian(nn.Module):
             dtype=q_mean.dtype,
         )
         z = q_mean + (0.5 * q_logvar).exp() * eps  # (S, B, K)
-        return (self.log_joint(x, z) - _log_normal(z, q_mean, q_logvar.exp())).mean(0)
+        return (self.log_joint(x, z) - log_normal(z, q_mean, q_logvar)).mean(0)
 
 
 class PPCAFit(NamedTuple):
@@ -342,28 +338,3 @@ def ppca_ml(x: torch.Tensor, latent_dim: int) -> PPCAFit:
     sigma2 = evals[latent_dim:].mean()
     W = evecs[:, :latent_dim] * (evals[:latent_dim] - sigma2).clamp_min(0).sqrt()
     return PPCAFit(W, b, sigma2)
-
-
-def log_mean_exp(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    """log( mean_s exp(log_w_s) ) computed stably with logsumexp (notebook 04)."""
-    check_tensor("log_w", log_w, finite=False)
-    return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
-
-
-def _normalized_weights(log_w: torch.Tensor, dim: int) -> torch.Tensor:
-    check_tensor("log_w", log_w, finite=False)
-    if torch.isnan(log_w).any() or (log_w == math.inf).any():
-        raise ValueError("log_w contains NaN or +inf; only -inf (a weight of zero) is allowed")
-    return torch.softmax(log_w, dim=dim)
-
-
-def effective_sample_size(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    """Kish's effective sample size (sum w)^2 / sum w^2 of weights w = exp(log_w) (notebook 04).
-
-    Between 1 (one sample carries all the weight) and S (all weights equal)."""
-    return 1.0 / (_normalized_weights(log_w, dim) ** 2).sum(dim)
-
-
-def best_weight_share(log_w: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    """The share max_s w_s / sum_s w_s of a Monte Carlo average carried by its best sample."""
-    return _normalized_weights(log_w, dim).amax(dim)

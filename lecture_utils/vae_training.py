@@ -1,12 +1,12 @@
 """Training a VAE on the embedded MNIST digits, as notebook 06 does (introduced in 06_vae).
 
-Everything that decides the result is one frozen :class:`Recipe`: the network, the optimiser's
-learning-rate schedule, the KL warm-up, how digits are binarised, the validation slice used for
-early stopping, and the seed. :func:`train_vae` turns a recipe into a trained model and its
-history; :func:`train_vae_cached` does the same but stores the weights on disk, so that a
-second run of notebook 06 loads them instead of training again. (Notebook 07 trains its own
-small models, a few seconds each, with :mod:`lecture_utils.model_cache`, in the same cache
-folder.)
+Everything that decides the result is one frozen :class:`VAERecipe`: the network, the
+optimiser's learning-rate schedule, the KL warm-up, how digits are binarised, the validation
+slice used for early stopping, and the seed. :func:`train_vae` turns a recipe into a trained
+model and its history with :func:`lecture_utils.training.fit`; :func:`train_vae_cached` does the
+same but keeps the weights in the course's model cache (:mod:`lecture_utils.cache`), so that a
+second run of notebook 06 loads them instead of training again. Notebook 07 loads notebook 06's
+2-D VAE from the same cache (:mod:`lecture_utils.model_cache`).
 
 The choices, each explained in notebook 06:
 
@@ -14,53 +14,61 @@ The choices, each explained in notebook 06:
   into a fresh black-and-white image (pixel = 1 with probability = grey level), so 8,000
   digits give many different binary images; validation and test digits keep their one fixed
   binarisation, so that their log-likelihoods are comparable;
-- **KL warm-up**: the loss is ``-(recon - w * KL)`` with ``w`` rising linearly over the first
-  ``n + 1`` epochs (``1/(n+1), 2/(n+1), ..., 1`` for ``kl_warmup_epochs = n``), so that the
-  encoder learns to use its codes before the KL term pulls them towards the prior;
-- **a learning-rate schedule**: a short linear warm-up to the peak rate, then a cosine decay;
+- **KL warm-up** (:func:`kl_weight`, applied by the :class:`KLWarmup` callback): the KL term's
+  weight rises linearly over the first epochs, so that the encoder learns to use its codes
+  before the KL term pulls them towards the prior;
+- **a learning-rate schedule** (:func:`learning_rate`, applied by a ``LambdaLR`` scheduler): a
+  short linear warm-up to the peak rate, then a cosine decay;
 - **early stopping without stopping**: after each epoch the negative ELBO on a validation
   slice of the *training* digits is measured, and the weights of the best epoch are kept.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import pickle
-import time
+import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
-from lecture_utils._validate import check_choice, check_positive_int, check_tensor
+from lecture_utils import cache
+from lecture_utils._validate import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_int_sequence,
+    check_nonneg_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
 from lecture_utils.data import dynamic_binarize, load_mnist
 from lecture_utils.models import VAE
-from lecture_utils.training import fit
+from lecture_utils.training import Callback, EpochTimer, History, fit
 
-#: bump when the training code changes what a recipe produces (invalidates cached models)
-TRAINING_CODE_VERSION = 1
 SCHEDULES = ("constant", "cosine")
 BINARIZATIONS = ("dynamic", "fixed", "grey")
+LIKELIHOODS = ("bernoulli", "gaussian")
+#: the activations ``models.mlp`` knows
+ACTIVATIONS = ("relu", "tanh", "elu", "identity")
 
 
 @dataclass(frozen=True)
-class Recipe:
+class VAERecipe:
     """Everything that decides a trained VAE (notebook 06).
 
     Args:
-        name: a short label (used in the cache's file names).
+        name: names the model in the cache's file names and messages (letters, digits,
+            ``.``, ``_``, ``-``); the course's recipes start with their notebook, ``nb06-``.
         latent_dim, hidden_dims, activation, likelihood, sigma: the :class:`VAE`'s arguments.
         epochs: passes over the training digits.
         batch_size: digits per gradient step.
         lr: the peak learning rate of Adam.
         schedule: ``"constant"`` or ``"cosine"`` (linear warm-up over ``lr_warmup_epochs``,
             then a cosine decay to ``lr * final_lr_fraction``); set once per epoch.
-        kl_warmup_epochs: ``n``, the epochs whose KL weight is below 1: the weight rises
-            linearly ``1/(n+1), 2/(n+1), ..., (n+1)/(n+1) = 1`` over the first ``n + 1``
-            epochs (0: no warm-up).
+        kl_warmup_epochs: the epochs whose KL weight is below ``beta`` (see :func:`kl_weight`;
+            0: no warm-up).
         beta: the KL weight after the warm-up (1 gives the ELBO; notebook 06's look ahead).
         binarize: ``"dynamic"`` (fresh binary images every epoch), ``"fixed"`` (the package's
             one binarised copy) or ``"grey"`` (grey levels, for a Gaussian decoder).
@@ -90,39 +98,36 @@ class Recipe:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden_dims", tuple(self.hidden_dims))
+        check_name(self.name)
         check_positive_int("latent_dim", self.latent_dim)
-        for n in self.hidden_dims:
-            check_positive_int("each hidden size", n)
+        object.__setattr__(self, "hidden_dims", check_int_sequence("hidden_dims", self.hidden_dims))
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        check_number("sigma", self.sigma, low=0.0, low_open=True)
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
+        check_number("lr", self.lr, low=0.0, low_open=True)
         check_choice("schedule", self.schedule, SCHEDULES)
+        check_nonneg_int("lr_warmup_epochs", self.lr_warmup_epochs)
+        check_number("final_lr_fraction", self.final_lr_fraction, low=0.0, low_open=True, high=1.0)
+        check_nonneg_int("kl_warmup_epochs", self.kl_warmup_epochs)
+        check_number("beta", self.beta, low=0.0)
         check_choice("binarize", self.binarize, BINARIZATIONS)
-        check_choice("likelihood", self.likelihood, ("bernoulli", "gaussian"))
+        check_nonneg_int("val_size", self.val_size)
+        check_bool("init_output_bias", self.init_output_bias)
+        check_int("seed", self.seed, low=0, high=2**32 - 2)
         if self.likelihood == "bernoulli" and self.binarize == "grey":
             raise ValueError(
-                "a Bernoulli decoder needs binary pixels: use binarize='dynamic' or 'fixed'"
+                "a Bernoulli decoder needs binary pixels: use binarize='dynamic' or 'fixed' "
+                "(or likelihood='gaussian' for grey digits)"
             )
-        if not (self.lr > 0 and self.beta >= 0 and 0 < self.final_lr_fraction <= 1):
-            raise ValueError("lr must be > 0, beta >= 0 and final_lr_fraction in (0, 1]")
-        for name in ("lr_warmup_epochs", "kl_warmup_epochs", "val_size", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def fingerprint(self) -> str:
-        """A hash of the recipe, the training code's version, torch's version and thread count:
-        a cached model is reused only when all of them match."""
-        key = {
-            **self.to_dict(),
-            "code": TRAINING_CODE_VERSION,
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-        }
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    def cache_key(self) -> dict:
+        """The fields that decide the weights, for :func:`lecture_utils.cache.cached`."""
+        return {"recipe": type(self).__name__, **self.to_dict()}
 
     def make_model(self) -> VAE:
         return VAE(
@@ -134,18 +139,28 @@ class Recipe:
         )
 
 
+def check_name(name: object) -> str:
+    """A model name for the cache's file names: letters, digits, ``.``, ``_`` and ``-``."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        raise ValueError(
+            f"name must be a non-empty string of letters, digits, '.', '_' or '-' (it names a "
+            f"file), got {name!r}"
+        )
+    return name
+
+
 #: notebook 06's 20-D VAE (the benchmark's default); ELU, because on the validation slice it beats
 #: ReLU by 1.4 nats of ELBO at the same cost
 #: (``scripts/bench_vae.py --set activation=relu --no-test``)
-NOTEBOOK_RECIPE = Recipe(name="vae20", activation="elu")
-#: notebook 06's 2-D VAE, the one to look at (notebook 07 trains its own with model_cache)
-NOTEBOOK_RECIPE_2D = Recipe(
-    name="vae2", latent_dim=2, hidden_dims=(256,), epochs=10, kl_warmup_epochs=0, val_size=0
+NOTEBOOK_RECIPE = VAERecipe(name="nb06-vae20", activation="elu")
+#: notebook 06's 2-D VAE, the one to look at; notebook 07 explores the same model
+NOTEBOOK_RECIPE_2D = VAERecipe(
+    name="nb06-vae2", latent_dim=2, hidden_dims=(256,), epochs=10, kl_warmup_epochs=0, val_size=0
 )
 #: the well-known tutorial VAE (pytorch/examples vae): 784-400-20, ReLU, Adam 1e-3, batch 128,
 #: summed BCE + closed-form KL, the fixed binarised digits, no schedule, no warm-up, last epoch;
 #: 65 of its epochs cost about the processor time of NOTEBOOK_RECIPE's 45 (equal training time)
-REFERENCE_RECIPE = Recipe(
+REFERENCE_RECIPE = VAERecipe(
     name="reference",
     hidden_dims=(400,),
     epochs=65,
@@ -162,14 +177,18 @@ REFERENCE_RECIPE = Recipe(
 # ----------------------------------------------------------------------------- the pieces
 def kl_weight(epoch: int, warmup_epochs: int, beta: float = 1.0) -> float:
     """The KL term's weight in epoch ``epoch`` (0-based): ``beta * min(1, (epoch + 1) / (n + 1))``
-    with ``n = warmup_epochs``; so ``beta`` from the first epoch when ``n = 0``."""
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+    with ``n = warmup_epochs``, so the weights are ``beta`` times ``1/(n+1), 2/(n+1), ..., 1``
+    over the first ``n + 1`` epochs, and ``beta`` from the first epoch when ``n = 0``."""
+    check_nonneg_int("epoch", epoch)
+    check_nonneg_int("warmup_epochs", warmup_epochs)
+    check_number("beta", beta, low=0.0)
     return beta * min(1.0, (epoch + 1) / (warmup_epochs + 1))
 
 
-def learning_rate(epoch: int, recipe: Recipe) -> float:
+def learning_rate(epoch: int, recipe: VAERecipe) -> float:
     """The learning rate of epoch ``epoch`` (0-based) under ``recipe``'s schedule."""
+    check_nonneg_int("epoch", epoch)
+    check_recipe(recipe)
     if recipe.schedule == "constant":
         return recipe.lr
     if epoch < recipe.lr_warmup_epochs:
@@ -178,6 +197,32 @@ def learning_rate(epoch: int, recipe: Recipe) -> float:
     progress = min(1.0, (epoch - recipe.lr_warmup_epochs) / span)
     low = recipe.lr * recipe.final_lr_fraction
     return low + 0.5 * (recipe.lr - low) * (1.0 + math.cos(math.pi * progress))
+
+
+def check_recipe(recipe: object) -> VAERecipe:
+    if not isinstance(recipe, VAERecipe):
+        raise TypeError(
+            f"recipe must be a VAERecipe, got {type(recipe).__name__}; "
+            "make one with VAERecipe(...) or use NOTEBOOK_RECIPE"
+        )
+    return recipe
+
+
+class KLWarmup(Callback):
+    """A :class:`~lecture_utils.training.fit` callback that holds the KL weight of the current
+    epoch, ``weight`` (see :func:`kl_weight`), for the loss to read; it records each epoch's
+    weight in the history as ``kl_weight``."""
+
+    def __init__(self, warmup_epochs: int, beta: float = 1.0) -> None:
+        self.warmup_epochs = check_nonneg_int("warmup_epochs", warmup_epochs)
+        self.beta = check_number("beta", beta, low=0.0)
+        self.weight = kl_weight(0, warmup_epochs, beta)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.weight = kl_weight(epoch, self.warmup_epochs, self.beta)
+
+    def on_epoch_end(self, epoch: int, history: History) -> None:
+        history.setdefault("kl_weight", []).append(self.weight)
 
 
 class BinarizedBatches:
@@ -205,20 +250,26 @@ class BinarizedBatches:
             yield (dynamic_binarize(x, self.generator) if self.dynamic else x,)
 
 
+def split_indices(recipe: VAERecipe, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(val_idx, train_idx)``: a seeded random pick of ``recipe.val_size`` of ``n`` training
+    digits for validation, the rest for training (both ``(k,)`` int64, disjoint)."""
+    if not recipe.val_size < n:
+        raise ValueError(f"val_size must be < {n} (the training digits), got {recipe.val_size}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(recipe.seed))
+    return perm[: recipe.val_size], perm[recipe.val_size :]
+
+
 def make_vae_loaders(
-    recipe: Recipe, generator: torch.Generator
+    recipe: VAERecipe, generator: torch.Generator
 ) -> tuple[BinarizedBatches, BinarizedBatches | None]:
     """``(train_batches, val_batches)`` from the 8,000 embedded training digits.
 
-    The validation slice (``recipe.val_size`` digits, a seeded random pick, never test digits)
-    uses the fixed binarised copy, like the test set; ``None`` when ``val_size == 0``.
+    The validation slice (``recipe.val_size`` digits, see :func:`split_indices`, never test
+    digits) uses the fixed binarised copy, like the test set; ``None`` when ``val_size == 0``.
     """
     grey, _ = load_mnist("train")
     fixed, _ = load_mnist("train", binarize=True)
-    if not recipe.val_size < len(grey):
-        raise ValueError(f"val_size must be < {len(grey)}, got {recipe.val_size}")
-    perm = torch.randperm(len(grey), generator=torch.Generator().manual_seed(recipe.seed))
-    val_idx, train_idx = perm[: recipe.val_size], perm[recipe.val_size :]
+    val_idx, train_idx = split_indices(recipe, len(grey))
     source = fixed if recipe.binarize == "fixed" else grey
     train = BinarizedBatches(
         source[train_idx], recipe.batch_size, recipe.binarize == "dynamic", generator
@@ -230,13 +281,14 @@ def make_vae_loaders(
 
 
 def vae_loss(
-    model: VAE, batch: tuple[torch.Tensor, ...], kl_w: float = 1.0
+    model: VAE, batch: tuple[torch.Tensor, ...], kl_weight: float = 1.0
 ) -> dict[str, torch.Tensor]:
-    """The training loss ``mean(-(recon - kl_w * KL))`` and the terms to record: ``neg_elbo``
-    (the true negative ELBO), ``recon`` (-E_q log p(x|z)) and ``kl``, per-example means in nats.
-    In eval mode (validation) the weight is 1, so that the best epoch is the best ELBO."""
+    """The training loss ``mean(-(recon - kl_weight * KL))`` and the terms to record:
+    ``neg_elbo`` (the true negative ELBO), ``recon`` (-E_q log p(x|z)) and ``kl``, per-example
+    means in nats over the batch ``x`` of shape ``(B, 1, 28, 28)``. In eval mode (validation)
+    the weight is 1, so that the best epoch is the best ELBO."""
     recon, kl = model.elbo_terms(batch[0])
-    w = kl_w if model.training else 1.0
+    w = kl_weight if model.training else 1.0
     return {
         "loss": (-recon + w * kl).mean(),
         "neg_elbo": (kl - recon).mean().detach(),
@@ -246,7 +298,8 @@ def vae_loss(
 
 
 def init_output_bias(model: VAE, images: torch.Tensor) -> None:
-    """Set the decoder's last bias to logit(mean pixel value), clamped to [-7, 7] (in place)."""
+    """Set the decoder's last bias to logit(mean pixel value), clamped to [-7, 7] (in place);
+    ``images`` ``(N, 1, 28, 28)`` or ``(N, 784)``."""
     last = model.decoder[-1]
     mean = images.reshape(len(images), -1).mean(0).clamp(1e-3, 1 - 1e-3)
     with torch.no_grad():
@@ -254,11 +307,12 @@ def init_output_bias(model: VAE, images: torch.Tensor) -> None:
 
 
 # ----------------------------------------------------------------------------- training
-def train_vae(recipe: Recipe, quiet: bool = True) -> tuple[VAE, dict[str, list[float]]]:
+def train_vae(recipe: VAERecipe, quiet: bool = True) -> tuple[VAE, History]:
     """Train a VAE by ``recipe`` -> ``(model, history)``; the model is returned in eval mode.
 
     The global random state is left as it was (training draws from its own seeded streams), so
     the cells after training give the same output whether the model was trained or loaded.
+    Torch's thread count is the caller's (:func:`train_vae_cached` trains on the course's one).
 
     ``history`` has one value per epoch for ``loss``, ``neg_elbo``, ``recon``, ``kl`` (training
     batches), their ``val_`` versions when there is a validation slice, ``lr``, ``kl_weight``,
@@ -266,8 +320,7 @@ def train_vae(recipe: Recipe, quiet: bool = True) -> tuple[VAE, dict[str, list[f
     (processor time of this process so far, all threads), plus ``best_epoch`` (one value,
     1-based: the epoch whose weights were kept).
     """
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a Recipe, got {type(recipe).__name__}")
+    check_recipe(recipe)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
         generator = torch.Generator().manual_seed(recipe.seed + 1)
@@ -275,116 +328,49 @@ def train_vae(recipe: Recipe, quiet: bool = True) -> tuple[VAE, dict[str, list[f
         train, val = make_vae_loaders(recipe, generator)
         if recipe.init_output_bias:
             init_output_bias(model, train.images)
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-        state = {"kl_w": 1.0}
-        log: dict[str, list[float]] = {
-            "lr": [],
-            "kl_weight": [],
-            "steps": [],
-            "seconds": [],
-            "cpu_seconds": [],
-        }
-        start = (time.perf_counter(), time.process_time())
-
-        def clock(epoch: int) -> None:
-            if epoch > 0:
-                log["steps"].append(epoch * len(train))
-                log["seconds"].append(time.perf_counter() - start[0])
-                log["cpu_seconds"].append(time.process_time() - start[1])
-            lr = learning_rate(epoch, recipe)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            state["kl_w"] = kl_weight(epoch, recipe.kl_warmup_epochs, recipe.beta)
-            log["lr"].append(lr)
-            log["kl_weight"].append(state["kl_w"])
-
+        # base rate 1, so that LambdaLR's rate (base x factor) is learning_rate(...) exactly
+        optimizer = torch.optim.Adam(model.parameters(), lr=1.0)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: learning_rate(e, recipe))
+        warmup = KLWarmup(recipe.kl_warmup_epochs, recipe.beta)
         history = fit(
             model,
-            lambda m, b: vae_loss(m, b, state["kl_w"]),
+            lambda m, b: vae_loss(m, b, warmup.weight),
             train,
             recipe.epochs,
             optimizer=optimizer,
+            scheduler=schedule,
             val_loader=val,
             keep_best=val is not None,
-            on_epoch_start=clock,
+            callbacks=[warmup, EpochTimer(len(train))],
             quiet=quiet,
         )
-        clock(recipe.epochs)
-    log["lr"].pop()
-    log["kl_weight"].pop()
-    history.update(log)
-    best = (
-        min(range(recipe.epochs), key=history["val_loss"].__getitem__)
-        if val is not None
-        else recipe.epochs - 1
-    )
+    if val is not None:
+        best = min(range(recipe.epochs), key=history["val_loss"].__getitem__)
+    else:
+        best = recipe.epochs - 1
     history["best_epoch"] = [best + 1]
     return model.eval(), history
 
 
-def cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """Where trained models are kept: ``path``, else ``$VAE_COURSE_CACHE``, else
-    ``~/.cache/vae-course/models`` (the folder of notebook 07's models too; it is created when
-    a model is saved)."""
-    if path is not None:
-        return Path(path)
-    env = os.environ.get("VAE_COURSE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "vae-course" / "models"
-
-
-def cache_path(recipe: Recipe, cache: str | os.PathLike | None = None) -> Path:
-    """The file that holds ``recipe``'s trained model (it may not exist yet)."""
-    return cache_dir(cache) / f"{recipe.name}-{recipe.fingerprint()}.pt"
-
-
-def _load_cached(path: Path, recipe: Recipe) -> tuple[VAE, dict[str, list[float]]] | None:
-    """The cached model and history, or None when the file is missing, unreadable or stale."""
-    if not path.is_file():
-        return None
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if saved.get("fingerprint") != recipe.fingerprint():
-            return None
-        model = recipe.make_model()
-        model.load_state_dict(saved["state_dict"])
-    except (
-        OSError,
-        RuntimeError,
-        KeyError,
-        AttributeError,
-        ValueError,
-        EOFError,
-        pickle.UnpicklingError,
-    ):
-        return None
-    return model.eval(), saved["history"]
-
-
 def train_vae_cached(
-    recipe: Recipe, cache_dir: str | os.PathLike | None = None, quiet: bool = True
-) -> tuple[VAE, dict[str, list[float]]]:
-    """Like :func:`train_vae`, but load the model and history from the cache when a file with
-    the same recipe fingerprint is there, and save them after training otherwise.
+    recipe: VAERecipe,
+    cache_dir: str | os.PathLike | None = None,
+    quiet: bool = True,
+    log: cache.Log = print,
+) -> tuple[VAE, History]:
+    """Like :func:`train_vae`, but load the model and its history from the course's model
+    cache when they are there (:func:`lecture_utils.cache.cached`: file
+    ``<cache dir>/<recipe.name>-<hash>.pt``), and train on one thread and save them otherwise.
 
-    Notebook 06 trains and saves its models, and loads them when run again; notebook 07 trains
-    its own small models (``lecture_utils.model_cache``). Delete the folder to retrain. A file
-    that cannot be read is retrained and overwritten.
+    ``log`` receives one line: loaded from where, or why it was trained and where it was saved
+    (``None``: silent). Delete the file (or the folder) to retrain.
     """
-    path = cache_path(recipe, cache_dir)
-    loaded = _load_cached(path, recipe)
-    if loaded is not None:
-        return loaded
-    model, history = train_vae(recipe, quiet=quiet)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.part")
-    torch.save(
-        {
-            "fingerprint": recipe.fingerprint(),
-            "recipe": recipe.to_dict(),
-            "state_dict": model.state_dict(),
-            "history": history,
-        },
-        tmp,
+    check_recipe(recipe)
+    return cache.cached(
+        recipe.name,
+        recipe.cache_key(),
+        recipe.make_model,
+        lambda: train_vae(recipe, quiet=quiet),
+        directory=cache_dir,
+        log=log,
     )
-    tmp.replace(path)
-    return model, history

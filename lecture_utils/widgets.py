@@ -10,20 +10,17 @@ Three explorers built on ipywidgets; each redraws in place (new PNG bytes in one
   scatter coloured by label; choosing a digit (click a point of the scatter, or use the slider)
   shows the image and its decoding, and a probe shows what any point of the plane decodes to.
 
-Each has ``figure()``, a static matplotlib figure of its current state, and a plain function
-for the same picture (:func:`plot_traversal`, :func:`plot_interpolation`, :func:`plot_manifold`).
-Displayed in a notebook, an explorer sends both the live widget and that static picture: a
-running kernel shows the widget, a rendered page (GitHub, nbviewer) the picture, and its text
-form is stable, so nbval compares it as it would any output.
+Each has ``figure()``, a static matplotlib figure of its current state, drawn by the matching
+function of :mod:`lecture_utils.plotting` (``plot_traversal``, ``plot_interpolation``,
+``plot_manifold``). Displayed in a notebook, an explorer sends both the live widget and that
+static picture: a running kernel shows the widget, a rendered page (GitHub, nbviewer) the
+picture, and its text form is stable, so nbval compares it as it would any output.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
-from collections.abc import Iterator, Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -32,82 +29,45 @@ import torch
 from ipyevents import Event
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image as PILImage
 from torch import nn
 
-from lecture_utils._validate import check_choice, check_positive_int, check_tensor
-from lecture_utils.latent import encode_dataset, latent_grid, lerp, slerp
-from lecture_utils.plotting import image_grid
-
-PATHS = MappingProxyType({"linear": lerp, "spherical": slerp})
-
-
-# --------------------------------------------------------------------------- helpers
-def png_bytes(image: torch.Tensor | np.ndarray, scale: int = 4) -> bytes:
-    """A grey image ``(H, W)`` (or ``(1, H, W)``) with values in [0, 1] as PNG bytes, each
-    pixel blown up to ``scale x scale`` (nearest neighbour, so pixels stay sharp)."""
-    check_positive_int("scale", scale)
-    arr = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    arr = arr.reshape(arr.shape[-2:]) if arr.ndim == 3 and arr.shape[0] == 1 else arr
-    if arr.ndim != 2:
-        raise ValueError(f"image must have shape (H, W) or (1, H, W), got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError("image contains NaN or infinite values")
-    pixels = np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
-    if scale > 1:
-        pixels = np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
-    return _encode_png(pixels)
-
-
-def _encode_png(pixels: np.ndarray) -> bytes:
-    """uint8 ``(H, W)`` grey or ``(H, W, 3)`` RGB -> PNG bytes (fast, light compression)."""
-    buf = io.BytesIO()
-    PILImage.fromarray(pixels).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+from lecture_utils._validate import (
+    check_choice,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_tensor,
+)
+from lecture_utils.latent import PATHS, latent_grid
+from lecture_utils.plotting import (
+    _check_dims,
+    _check_latent_model,
+    _decode,
+    _draw_scatter,
+    _encode,
+    _encode_png,
+    _path_images,
+    figure_png,
+    image_grid,
+    manifold_image,
+    plot_interpolation,
+    plot_manifold,
+    plot_traversal,
+    png_bytes,
+)
 
 
-def figure_png(fig: Figure) -> bytes:
-    """PNG bytes of a matplotlib figure (at the figure's dpi)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+def _check_index(name: str, value: object, n: int) -> int:
+    check_int(name, value)
+    if not 0 <= value < n:
+        raise ValueError(f"{name} must be a digit index in [0, {n}), got {value}")
+    return value
 
 
-def _check_model(model: nn.Module, latent_dim: int | None = None) -> nn.Module:
-    if not (hasattr(model, "decode") and hasattr(model, "latent_dim")):
-        raise TypeError(
-            f"model must be an Autoencoder or VAE (with decode and latent_dim), got "
-            f"{type(model).__name__}"
-        )
-    if latent_dim is not None and model.latent_dim != latent_dim:
-        raise ValueError(
-            f"this view needs a model with a {latent_dim}-D latent space, got "
-            f"latent_dim={model.latent_dim}"
-        )
-    return model.eval()
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run small forward passes on one thread: on a busy machine two OpenMP threads wait for
-    each other for tens of milliseconds, one thread never does. Restores the thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@torch.no_grad()
-def _decode(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    with _one_thread():
-        return model.decode(z.reshape(-1, model.latent_dim))
-
-
-def _encode(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    with _one_thread():
-        return encode_dataset(model, images)
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (shown in the title), got {type(name).__name__}")
+    return name
 
 
 class _Explorer:
@@ -133,49 +93,18 @@ class _Explorer:
 
 
 # --------------------------------------------------------------------------- sliders
-def plot_traversal(
-    model: nn.Module,
-    z: torch.Tensor | None = None,
-    dims: Sequence[int] | None = None,
-    limit: float = 3.0,
-    n: int = 9,
-    title: str | None = None,
-) -> Figure:
-    """Static version of the sliders: one row per dimension in ``dims``, decoding ``z`` with
-    that coordinate swept over ``n`` values in ``[-limit, limit]`` (the others kept)."""
-    model = _check_model(model)
-    dims = list(range(min(model.latent_dim, 4))) if dims is None else list(dims)
-    z = (
-        torch.zeros(model.latent_dim)
-        if z is None
-        else check_tensor("z", z, shape=(model.latent_dim,))
-    )
-    values = torch.linspace(-limit, limit, n)
-    codes = z.repeat(len(dims), n, 1)
-    for row, d in enumerate(dims):
-        codes[row, :, d] = values
-    grid = image_grid(_decode(model, codes), nrow=n)
-    fig, ax = plt.subplots(figsize=(min(8.0, 0.55 * n + 1.0), 0.55 * len(dims) + 0.6))
-    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_xticks(
-        [14 + 29 * i for i in range(n)], [f"{v:.1f}" for v in values.tolist()], fontsize=7
-    )
-    ax.set_yticks([14 + 29 * r for r in range(len(dims))], [f"$z_{{{d + 1}}}$" for d in dims])
-    ax.tick_params(length=0)
-    ax.set_title(title or "each row sweeps one coordinate of z", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 class LatentSliders(_Explorer):
     """One slider per latent dimension in ``dims`` (default: the first four); the decoded
     image of the current z updates as a slider moves.
 
     Args:
         model: an Autoencoder or VAE.
+        dims: distinct latent coordinates in ``[0, K)`` that get a slider.
         z: the starting code ``(K,)`` (default 0); dimensions without a slider keep its value.
-        limit: sliders run over ``[-limit, limit]``.
+        limit: sliders run over ``[-limit, limit]`` (``limit > 0``).
+        step: the sliders' step (``0 < step <= 2 * limit``).
         scale: on-screen pixels per image pixel.
+        name: the model's name in the title and the text form.
     """
 
     def __init__(
@@ -188,13 +117,18 @@ class LatentSliders(_Explorer):
         scale: int = 5,
         name: str = "model",
     ) -> None:
-        self.model = _check_model(model)
+        self.model = _check_latent_model(model)
         k = model.latent_dim
-        self.dims = list(range(min(k, 4))) if dims is None else list(dims)
-        if not self.dims or any(not 0 <= d < k for d in self.dims):
-            raise ValueError(f"dims must be indices in [0, {k}), got {self.dims}")
+        self.dims = _check_dims(dims, k)
         self.z = torch.zeros(k) if z is None else check_tensor("z", z, shape=(k,)).detach().clone()
-        self.limit, self.scale, self.name = limit, check_positive_int("scale", scale), name
+        limit = check_number("limit", limit, low=0.0, low_open=True)
+        step = check_number("step", step, low=0.0, low_open=True)
+        if step > 2 * limit:
+            raise ValueError(
+                f"step must be <= 2 * limit = {2 * limit:g} (the sliders' range), got {step:g}"
+            )
+        self.limit, self.scale = limit, check_positive_int("scale", scale)
+        self.name = _check_name(name)
         self.sliders = [
             widgets.FloatSlider(
                 value=float(self.z[d]),
@@ -240,67 +174,16 @@ class LatentSliders(_Explorer):
 
 
 # --------------------------------------------------------------------------- interpolation
-def interpolation_images(
-    model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, steps: int = 9, path: str = "linear"
-) -> torch.Tensor:
-    """Decodings ``(steps, 1, 28, 28)`` along the path from the code of ``x0`` to that of ``x1``
-    (images ``(1, 28, 28)``; a VAE uses its posterior means)."""
-    z = _encode(_check_model(model), torch.stack([x0, x1]))
-    return _path_images(model, z[0], z[1], steps, path)
-
-
-def _path_images(
-    model: nn.Module, z0: torch.Tensor, z1: torch.Tensor, steps: int, path: str
-) -> torch.Tensor:
-    step_fn = PATHS[check_choice("path", path, tuple(PATHS))]
-    return _decode(
-        model, step_fn(z0, z1, torch.linspace(0.0, 1.0, check_positive_int("steps", steps)))
-    )
-
-
-def plot_interpolation(
-    models: Mapping[str, nn.Module],
-    x0: torch.Tensor,
-    x1: torch.Tensor,
-    steps: int = 9,
-    path: str = "linear",
-) -> Figure:
-    """Static version of the interpolation view: one row per model, the two real digits at
-    the ends."""
-    if not models:
-        raise ValueError("give at least one model, e.g. {'autoencoder': ae, 'VAE': vae}")
-    fig, axes = plt.subplots(
-        len(models),
-        1,
-        figsize=(min(8.0, 0.6 * (steps + 2) + 1.0), 0.75 * len(models) + 0.3),
-        squeeze=False,
-    )
-    for ax, (name, model) in zip(axes[:, 0], models.items()):
-        row = torch.cat([x0[None], interpolation_images(model, x0, x1, steps, path), x1[None]])
-        ax.imshow(
-            image_grid(row, nrow=len(row), pad=2),
-            cmap="gray",
-            vmin=0.0,
-            vmax=1.0,
-            interpolation="nearest",
-        )
-        ax.set_xticks([])
-        ax.set_yticks([14], [name], fontsize=8)
-        ax.tick_params(length=0)
-    axes[0, 0].set_title(
-        f"{path} path between two test digits (real digits at the ends)", fontsize=9
-    )
-    fig.tight_layout()
-    return fig
-
-
 class InterpolationExplorer(_Explorer):
     """Choose two test digits (by index) and a path; every model decodes the path.
 
     Args:
         models: ``{"name": model}``, shown one row each (e.g. autoencoder above VAE).
         images: the digits to choose from ``(N, 1, 28, 28)``.
-        start, end: indices of the first two digits.
+        start, end: indices of the first two digits, in ``[0, N)``.
+        steps: decoded points between the two digits.
+        path: ``"linear"`` or ``"spherical"`` (:data:`lecture_utils.latent.PATHS`).
+        scale: on-screen pixels per image pixel.
     """
 
     def __init__(
@@ -313,17 +196,17 @@ class InterpolationExplorer(_Explorer):
         path: str = "linear",
         scale: int = 2,
     ) -> None:
-        if not models:
+        if not isinstance(models, Mapping) or not models:
             raise ValueError("give at least one model, e.g. {'autoencoder': ae, 'VAE': vae}")
-        self.models = {name: _check_model(m) for name, m in models.items()}
+        self.models = {name: _check_latent_model(m) for name, m in models.items()}
         self.images = check_tensor("images", images, shape=(None, 1, 28, 28))
         self.steps, self.scale = (
             check_positive_int("steps", steps),
             check_positive_int("scale", scale),
         )
         n = len(images)
-        if not (0 <= start < n and 0 <= end < n):
-            raise ValueError(f"start and end must be indices in [0, {n}), got {start} and {end}")
+        _check_index("start", start, n)
+        _check_index("end", end, n)
         self.first = widgets.IntSlider(value=start, min=0, max=n - 1, description="from #")
         self.second = widgets.IntSlider(value=end, min=0, max=n - 1, description="to #")
         self.path = widgets.ToggleButtons(
@@ -368,68 +251,6 @@ class InterpolationExplorer(_Explorer):
 
 
 # --------------------------------------------------------------------------- 2-D manifold
-def manifold_points(n: int = 15, extent: tuple[float, float] | None = None) -> torch.Tensor:
-    """``(n * n, 2)`` points laid out like :func:`latent_grid`: through the normal's inverse
-    CDF, or evenly over ``[lo, hi]^2`` when ``extent=(lo, hi)`` is given (for a model with no
-    prior, such as the autoencoder, whose codes can lie anywhere)."""
-    if extent is None:
-        return latent_grid(n)
-    lo, hi = extent
-    if not lo < hi:
-        raise ValueError(f"extent must be (lo, hi) with lo < hi, got {extent}")
-    q = torch.linspace(float(lo), float(hi), check_positive_int("n", n))
-    z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
-    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
-
-
-def manifold_image(
-    model: nn.Module, n: int = 15, extent: tuple[float, float] | None = None
-) -> np.ndarray:
-    """The decodings of :func:`manifold_points` tiled into one array (z_2 grows upwards)."""
-    model = _check_model(model, latent_dim=2)
-    return image_grid(_decode(model, manifold_points(n, extent)), nrow=n, pad=0)
-
-
-def _draw_scatter(ax: plt.Axes, codes: torch.Tensor, labels: torch.Tensor) -> None:
-    pts = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="viridis", s=3, vmin=-0.5, vmax=9.5)
-    ax.figure.colorbar(pts, ax=ax, ticks=range(10), label="digit", fraction=0.05)
-    ax.set(xlabel="$z_1$", ylabel="$z_2$")
-
-
-def plot_manifold(
-    model: nn.Module,
-    n: int = 15,
-    images: torch.Tensor | None = None,
-    labels: torch.Tensor | None = None,
-    title: str = "decoded latent grid",
-    extent: tuple[float, float] | None = None,
-) -> Figure:
-    """The decoded grid over the plane (placed through the normal's inverse CDF, or even over
-    ``extent``), and, when ``images`` and ``labels`` are given, their codes as a scatter
-    coloured by label, with the grid's area outlined."""
-    grid = manifold_image(model, n, extent)
-    ncols = 1 if images is None else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(3.2 * ncols + 0.6, 3.0), squeeze=False)
-    ax = axes[0, 0]
-    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-    points = manifold_points(n, extent)
-    ticks = [i for i in range(n) if i % max(1, n // 4) == 0]
-    ax.set_xticks([14 + 28 * i for i in ticks], [f"{points[i, 0]:.1f}" for i in ticks], fontsize=7)
-    ax.set_yticks(
-        [14 + 28 * i for i in ticks], [f"{points[i * n, 1]:.1f}" for i in ticks], fontsize=7
-    )
-    ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
-    if images is not None:
-        if labels is None:
-            raise ValueError("give labels with images, to colour the scatter")
-        _draw_scatter(axes[0, 1], _encode(model, images), labels)
-        lo, hi = float(points[:, 0].min()), float(points[:, 0].max())
-        axes[0, 1].add_patch(plt.Rectangle((lo, lo), hi - lo, hi - lo, fill=False, ls="--", lw=1))
-        axes[0, 1].set_title("encoded digits (dashed: the grid's area)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 class ManifoldExplorer(_Explorer):
     """The decoded latent grid beside the scatter of encoded digits (2-D models only).
 
@@ -442,6 +263,16 @@ class ManifoldExplorer(_Explorer):
     browser reports it) is mapped back to the plane with the data transform of the axes that
     drew the scatter (:meth:`pixel_to_latent`), and the digit drawn nearest to it is chosen
     (:meth:`nearest_digit`); clicks outside the axes are ignored.
+
+    Args:
+        model: a 2-D Autoencoder or VAE.
+        images, labels: the digits ``(N, 1, 28, 28)`` and their labels ``(N,)``.
+        n: the grid has ``n x n`` points (``n >= 2``).
+        index: the digit chosen first, in ``[0, N)``.
+        scale: on-screen pixels per image pixel.
+        name: the model's name in the title and the text form.
+        extent: ``(lo, hi)`` with ``lo < hi`` spreads the grid evenly over ``[lo, hi]^2`` (the
+            probe's range too); default: through the normal's inverse CDF, probe in [-3, 3].
     """
 
     def __init__(
@@ -455,16 +286,18 @@ class ManifoldExplorer(_Explorer):
         name: str = "model",
         extent: tuple[float, float] | None = None,
     ) -> None:
-        self.model = _check_model(model, latent_dim=2)
+        self.model = _check_latent_model(model, latent_dim=2)
         self.images = check_tensor("images", images, shape=(None, 1, 28, 28))
-        if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
-            raise ValueError(f"labels must be a tensor of shape ({len(images)},)")
-        self.labels, self.n, self.scale, self.name, self.extent = labels, n, scale, name, extent
+        self.labels = check_tensor("labels", labels, shape=(len(images),), floating=False)
+        latent_grid(n, extent=extent)  # checks n and extent before any widget is made
+        _check_index("index", index, len(images))
+        self.n, self.extent = n, extent
+        self.scale, self.name = check_positive_int("scale", scale), _check_name(name)
         self.codes = _encode(model, images)
         self.index = widgets.IntSlider(
             value=index, min=0, max=len(images) - 1, description="digit #"
         )
-        lo, hi = extent or (-3.0, 3.0)
+        lo, hi = (float(extent[0]), float(extent[1])) if extent is not None else (-3.0, 3.0)
         self.z1 = widgets.FloatSlider(
             value=0.0, min=lo, max=hi, step=(hi - lo) / 120, description="probe z1"
         )

@@ -29,13 +29,14 @@ import torch
 from lecture_utils import seed_everything
 from lecture_utils.data import load_mnist
 from lecture_utils.evaluate import bits_per_dim, log_likelihood
-from lecture_utils.vae_training import NOTEBOOK_RECIPE, REFERENCE_RECIPE, Recipe, train_vae
+from lecture_utils.seed import DEFAULT_THREADS
+from lecture_utils.vae_training import NOTEBOOK_RECIPE, REFERENCE_RECIPE, VAERecipe, train_vae
 
 
-def parse_override(text: str, recipe: Recipe) -> tuple[str, object]:
+def parse_override(text: str, recipe: VAERecipe) -> tuple[str, object]:
     """``"key=value"`` -> ``(key, value)`` with value parsed as JSON where it can be."""
     key, sep, raw = text.partition("=")
-    fields = {f.name: f for f in dataclasses.fields(Recipe)}
+    fields = {f.name: f for f in dataclasses.fields(VAERecipe)}
     if not sep or key not in fields:
         raise SystemExit(f"--set wants key=value with key one of {', '.join(fields)}; got {text!r}")
     try:
@@ -74,7 +75,10 @@ def main() -> None:
         help="score a seeded random subset of the 2,000 test digits",
     )
     parser.add_argument(
-        "--threads", type=int, default=2, help="torch threads (the notebook uses 2)"
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"torch threads (default {DEFAULT_THREADS}, the course's thread policy)",
     )
     parser.add_argument(
         "--no-test",
@@ -85,7 +89,10 @@ def main() -> None:
     args = parser.parse_args()
 
     recipe = REFERENCE_RECIPE if args.reference else NOTEBOOK_RECIPE
-    recipe = dataclasses.replace(recipe, **dict(parse_override(s, recipe) for s in args.set))
+    try:
+        recipe = dataclasses.replace(recipe, **dict(parse_override(s, recipe) for s in args.set))
+    except (TypeError, ValueError) as err:
+        raise SystemExit(f"--set: {err}") from None
     seed_everything(0, threads=args.threads)
     print(f"recipe: {recipe}")
     load_before = os.getloadavg()[0]

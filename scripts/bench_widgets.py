@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=200, help="value changes per control")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
-    seed_everything(0)  # as in the notebook: 2 threads (the views decode on one)
+    seed_everything(0)  # as in the notebook: torch on one thread
     models = {
         name: load_or_train(name, log=lambda msg: print(msg, file=sys.stderr))
         for name in ("ae2", "vae2", "vae8")

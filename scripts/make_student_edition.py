@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lecture_utils.editions import EditionError, write_student_edition
+from editions import EditionError, write_student_edition  # scripts/editions.py, next to this file
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils.models import Autoencoder, EncoderClassifier
+from lecture_utils.models import VAE, Autoencoder, EncoderClassifier
 
 
 @pytest.fixture
@@ -109,6 +109,12 @@ def test_any_encoder_module_works():
 
 
 def test_bad_arguments(pretrained):
+    with pytest.raises(TypeError, match="encoder must be an nn.Module, got str"):
+        EncoderClassifier("encoder", 4)
+    with pytest.raises(TypeError, match="autoencoder must be an Autoencoder, got VAE"):
+        EncoderClassifier.from_autoencoder(VAE(2))
+    with pytest.raises(TypeError, match="freeze_encoder must be True or False"):
+        EncoderClassifier(nn.Identity(), 3, freeze_encoder="yes")
     with pytest.raises(ValueError, match="feature_dim"):
         EncoderClassifier(nn.Identity(), 0)
     with pytest.raises(TypeError, match="n_classes"):
@@ -120,3 +126,23 @@ def test_bad_arguments(pretrained):
         clf(torch.full((2, 784), float("nan")))
     with pytest.raises(TypeError, match="Tensor"):
         clf([[0.0] * 784])
+
+
+def test_a_wrong_feature_dim_says_what_the_encoder_gave():
+    clf = EncoderClassifier(nn.Flatten(), feature_dim=5)
+    with pytest.raises(ValueError, match=r"features of shape \(4, 784\).*feature_dim=5"):
+        clf(torch.rand(4, 1, 28, 28))
+    # a 3-D feature tensor is caught too, before the head sees it
+    clf = EncoderClassifier(nn.Identity(), feature_dim=28)
+    with pytest.raises(ValueError, match=r"features of shape \(4, 28, 28\)"):
+        clf(torch.rand(4, 28, 28))
+
+
+def test_input_dtype_and_single_images(pretrained):
+    clf = EncoderClassifier.from_autoencoder(pretrained)
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64.*torch.float32"):
+        clf(torch.rand(2, 784, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"x.unsqueeze\(0\)"):
+        clf(torch.rand(784))
+    with pytest.raises(TypeError, match="trainable must be True or False"):
+        clf.set_encoder_trainable(0)

@@ -262,3 +262,47 @@ def test_fit_logistic_regression_reports_an_unfinished_fit_and_checks_input():
         fit_logistic_regression(x, y, tolerance=0.0)
     with pytest.raises(TypeError, match="int64"):
         fit_logistic_regression(x, y.float())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_accuracy_restores_the_models_mode(training):
+    x, y = toy_data()
+    model = make_classifier("pixels", Autoencoder(2, (8,), input_shape=(1, 8, 8)), 3)
+    model.train(training)
+    accuracy(model, x, y)
+    assert model.training is training
+    # also after an error inside the loop
+    with pytest.raises(ValueError, match="labels go up to 5"):
+        accuracy(model, x, torch.where(y == 2, 5, y))
+    assert model.training is training
+
+
+def test_accuracy_rejects_empty_and_mismatched_input():
+    x, y = toy_data()
+    model = make_classifier("pixels", Autoencoder(2, (8,), input_shape=(1, 8, 8)), 3)
+    with pytest.raises(ValueError, match="images is empty"):
+        accuracy(model, x[:0], y[:0])
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        accuracy(lambda x: x, x, y)
+    with pytest.raises(ValueError, match=r"model must map 60 images to logits \(60, n_classes\)"):
+        accuracy(nn.Flatten(0), x, y)
+
+
+def test_train_classifier_and_compare_validate_their_arguments():
+    x, y = toy_data()
+    ae = Autoencoder(2, (8,), input_shape=(1, 8, 8))
+    model = make_classifier("pixels", ae, 3)
+    with pytest.raises(ValueError, match="lr must be > 0, got -1"):
+        train_classifier(model, x, y, lr=-1)
+    with pytest.raises(TypeError, match="steps must be an int, got bool"):
+        train_classifier(model, x, y, steps=True)
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        train_classifier("model", x, y)
+    with pytest.raises(TypeError, match=r"train must be a pair \(images, labels\)"):
+        compare_label_budgets(ae, x, (x, y))
+    with pytest.raises(ValueError, match=r"methods\[0\] must be one of"):
+        compare_label_budgets(ae, (x, y), (x, y), methods=("probe",))
+    with pytest.raises(ValueError, match=r"budgets\[1\] must be >= 1, got -5"):
+        compare_label_budgets(ae, (x, y), (x, y), budgets=(1, -5))
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        balanced_subset(y, 1, generator=0)

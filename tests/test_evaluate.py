@@ -15,7 +15,14 @@ import torch
 from torch import nn
 from torch.distributions import MultivariateNormal, Normal
 
-from lecture_utils.evaluate import bits_per_dim, log_likelihood, log_weights
+from lecture_utils.evaluate import (
+    best_weight_share,
+    bits_per_dim,
+    effective_sample_size,
+    log_likelihood,
+    log_mean_exp,
+    log_weights,
+)
 from lecture_utils.models import VAE
 
 
@@ -64,7 +71,7 @@ def test_exact_posterior_gives_exact_log_px_with_one_sample():
     model = LinearGaussian()
     x = model.sample_x(50)
     torch.testing.assert_close(
-        log_likelihood(model, x, k=1, generator=gen()), model.exact_log_px(x)
+        log_likelihood(model, x, n_samples=1, generator=gen()), model.exact_log_px(x)
     )
     w = log_weights(model, x, 7, generator=gen())
     assert w.shape == (7, 50)
@@ -87,18 +94,18 @@ def test_log_weights_match_torch_distributions():
     torch.testing.assert_close(w, ref)
 
 
-def test_estimate_rises_with_k_and_converges_to_exact_log_px():
+def test_estimate_rises_with_n_samples_and_converges_to_exact_log_px():
     model = LinearGaussian(shift=0.4, widen=0.6)
     x = model.sample_x(100)
     exact = model.exact_log_px(x).mean().item()
     means = [log_likelihood(model, x, k, generator=gen(k)).mean().item() for k in (1, 2, 4, 8, 16)]
-    assert means[0] < exact - 1.0, "the wrong encoder should leave a visible gap at k = 1"
+    assert means[0] < exact - 1.0, "the wrong encoder should leave a visible gap at n_samples = 1"
     assert all(a < b < exact for a, b in zip(means, means[1:])), (means, exact)
     big = log_likelihood(model, x, 2000, generator=gen()).mean().item()
     assert big == pytest.approx(exact, abs=0.02)
 
 
-def test_k1_average_is_the_elbo_of_the_linear_gaussian_model():
+def test_one_sample_average_is_the_elbo_of_the_linear_gaussian_model():
     model = LinearGaussian(shift=0.4, widen=0.6)
     x = model.sample_x(2000)
     # ELBO = log p(x) - KL(q || true posterior), both Gaussians with diagonal covariance
@@ -108,7 +115,7 @@ def test_k1_average_is_the_elbo_of_the_linear_gaussian_model():
         Normal(mu_q, (0.5 * logvar_q).exp()), Normal(mu_p, (0.5 * logvar_p).exp())
     ).sum(-1)
     elbo = (model.exact_log_px(x) - kl).mean().item()
-    estimate = log_likelihood(model, x, k=1, generator=gen()).mean().item()
+    estimate = log_likelihood(model, x, n_samples=1, generator=gen()).mean().item()
     assert estimate == pytest.approx(elbo, abs=0.05)
 
 
@@ -117,7 +124,7 @@ def test_at_least_the_elbo_on_average_for_a_vae():
     model = VAE(4, (32,))
     x = torch.bernoulli(torch.full((64, 1, 28, 28), 0.3), generator=gen(1))
     elbo = torch.stack([model.elbo(x, generator=gen(s)) for s in range(8)]).mean()
-    iw = log_likelihood(model, x, k=50, batch_size=16, generator=gen()).mean()
+    iw = log_likelihood(model, x, n_samples=50, batch_size=16, generator=gen()).mean()
     assert iw > elbo
     assert torch.isfinite(iw)
 
@@ -133,14 +140,21 @@ def test_numerically_stable_where_a_naive_mean_underflows():
     assert torch.isfinite(est).all() and torch.all(est >= w.max(0).values - math.log(10) - 1e-3)
 
 
-def test_batch_size_and_model_mode():
+def test_batch_size_changes_the_draws_not_the_estimate():
     torch.manual_seed(0)
     model = VAE(3, (16,)).train()
     x = torch.bernoulli(torch.full((10, 784), 0.2), generator=gen(2))
-    a = log_likelihood(model, x, 20, batch_size=3, generator=gen())
-    b = log_likelihood(model, x, 20, batch_size=1000, generator=gen())
-    assert a.shape == b.shape == (10,)
-    assert (a - b).abs().mean() < 3.0  # same quantity, other draws
+    reps = 40  # independent estimates per image and chunking
+    a = torch.stack(
+        [log_likelihood(model, x, 20, batch_size=3, generator=gen(r)) for r in range(reps)]
+    )  # (reps, 10)
+    b = torch.stack(
+        [log_likelihood(model, x, 20, batch_size=1000, generator=gen(100 + r)) for r in range(reps)]
+    )
+    assert a.shape == b.shape == (reps, 10)
+    se = (a.var(0) / reps + b.var(0) / reps).sqrt()  # (10,) standard error of the difference
+    assert se.max() < 0.25, "the bound below must be tight enough to see a batching bias"
+    assert ((a.mean(0) - b.mean(0)).abs() < 4 * se).all(), (a.mean(0) - b.mean(0), se)
     assert model.training, "evaluation must leave the model's mode as it found it"
 
 
@@ -151,14 +165,57 @@ def test_bits_per_dim():
     )
     with pytest.raises(ValueError, match="finite"):
         bits_per_dim(float("nan"))
+    with pytest.raises(TypeError, match="nll_nats must be a number"):
+        bits_per_dim("95.4")
+
+
+def test_weight_summaries():
+    log_w = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1000.0, -1000.0, -1000.0, -math.inf]]).T  # (S, B)
+    torch.testing.assert_close(effective_sample_size(log_w), torch.tensor([4.0, 1.0]))
+    torch.testing.assert_close(best_weight_share(log_w), torch.tensor([0.25, 1.0]))
+    torch.testing.assert_close(log_mean_exp(log_w), torch.tensor([0.0, 1000.0 - math.log(4)]))
+    torch.testing.assert_close(log_mean_exp(log_w.T, dim=1), log_mean_exp(log_w))
+    torch.testing.assert_close(log_mean_exp(log_w.T, dim=-1), log_mean_exp(log_w))
+    w = torch.rand(50, generator=gen(15), dtype=torch.float64)
+    torch.testing.assert_close(effective_sample_size(w.log()), w.sum() ** 2 / (w**2).sum())
+    torch.testing.assert_close(best_weight_share(w.log()), w.max() / w.sum())
+    torch.testing.assert_close(log_mean_exp(w.log()), w.mean().log())
+
+
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda: log_mean_exp(torch.empty(0, 3)), ValueError, r"no samples along dim=0 \(shape"),
+        (lambda: log_mean_exp(torch.zeros(3), dim=1), ValueError, "dim must be <= 0"),
+        (lambda: log_mean_exp(torch.tensor(1.0)), ValueError, "log_w must have a sample dim"),
+        (lambda: log_mean_exp([0.0, 1.0]), TypeError, "log_w must be a torch.Tensor"),
+        (lambda: effective_sample_size(torch.empty(0)), ValueError, "no samples"),
+        (lambda: effective_sample_size(torch.tensor([0.0, math.nan])), ValueError, "NaN"),
+        (lambda: effective_sample_size(torch.tensor([0.0, math.inf])), ValueError, r"\+inf"),
+        (
+            lambda: effective_sample_size(torch.tensor([[0.0, -math.inf], [1.0, -math.inf]])),
+            ValueError,
+            "-inf for every sample along dim=0",
+        ),
+        (
+            lambda: best_weight_share(torch.full((4,), -math.inf)),
+            ValueError,
+            "all its weights are zero",
+        ),
+    ],
+    ids=["empty", "dim", "scalar", "list", "ess empty", "nan", "+inf", "all -inf", "share -inf"],
+)
+def test_weight_summaries_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 def test_input_errors_are_clear():
     model = LinearGaussian()
     x = model.sample_x(3)
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="n_samples must be >= 1"):
         log_likelihood(model, x, 0)
-    with pytest.raises(TypeError, match="k must be an int"):
+    with pytest.raises(TypeError, match="n_samples must be an int"):
         log_likelihood(model, x, 2.5)
     with pytest.raises(ValueError, match="NaN"):
         log_likelihood(model, torch.full((2, 5), float("nan"), dtype=torch.float64), 2)

@@ -1,4 +1,5 @@
-"""lecture_utils.latent against independent references: rotations built by Gram-Schmidt,
+"""lecture_utils.latent against independent references: rotations built by Gram-Schmidt
+(checks.nb07.rotation_reference, shared with the check of Exercise 7.1),
 the normal CDF from math.erf, explicitly sheared images, known linear directions."""
 
 import math
@@ -6,32 +7,16 @@ import math
 import pytest
 import torch
 
+from lecture_utils.checks.nb07 import rotation_reference
+from lecture_utils.images import image_slant
 from lecture_utils.latent import (
     encode_dataset,
-    image_slant,
     latent_grid,
     lerp,
     slant_direction,
     slerp,
 )
 from lecture_utils.models import VAE, Autoencoder
-
-
-def rotation_reference(z0, z1, t):
-    """Walk the great circle from z0 to z1 by rotating in their plane (float64), scaling the
-    two basis directions' coefficients by each end's norm, as slerp's formula does."""
-    z0, z1, t = z0.double(), z1.double(), t.double()
-    r0, r1 = z0.norm(), z1.norm()
-    u0, u1 = z0 / r0, z1 / r1
-    e2 = u1 - (u1 @ u0) * u0
-    e2 = e2 / e2.norm()
-    omega = math.atan2(float(u1 @ e2), float(u1 @ u0))
-    out = []
-    for s in t.tolist():
-        target = math.cos(s * omega) * u0 + math.sin(s * omega) * e2  # unit vector on the arc
-        ab = torch.linalg.lstsq(torch.stack([u0, u1], 1), target[:, None]).solution[:, 0]
-        out.append(ab[0] * r0 * u0 + ab[1] * r1 * u1)
-    return torch.stack(out)
 
 
 def test_lerp_is_the_straight_line():
@@ -52,6 +37,15 @@ def test_lerp_and_slerp_take_batches_of_pairs():
         assert path.shape == (6, 4, 5)
         for b in range(4):
             torch.testing.assert_close(path[:, b], fn(z0[b], z1[b], t))
+
+
+def test_the_rotation_reference_walks_the_quarter_circle():
+    t = torch.tensor([0.0, 1 / 3, 0.5, 1.0])
+    angles = t.double() * math.pi / 2
+    expected = 2.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    got = rotation_reference(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0]), t)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected)
 
 
 def test_slerp_follows_the_rotation_reference():
@@ -83,12 +77,26 @@ def test_slerp_edge_cases():
         slerp(z, -z, t)
     with pytest.raises(ValueError, match="non-zero codes"):
         slerp(torch.zeros(2), z, t)
+    with pytest.raises(ValueError, match="eps must be > 0, got 0"):
+        slerp(z, 2 * z, t, eps=0)
+    with pytest.raises(TypeError, match="eps must be a number"):
+        slerp(z, 2 * z, t, eps="1e-6")
 
 
 @pytest.mark.parametrize("fn", [lerp, slerp])
 def test_path_inputs_are_checked(fn):
     with pytest.raises(ValueError, match="same shape"):
         fn(torch.ones(3), torch.ones(4), torch.linspace(0, 1, 3))
+    with pytest.raises(
+        ValueError, match=r"z0 and z1 must have the same shape, got \(4, 5\) and \(3, 5\)"
+    ):
+        fn(torch.ones(4, 5), torch.ones(3, 5), torch.linspace(0, 1, 3))
+    with pytest.raises(ValueError, match=r"same shape, got \(5,\) and \(1, 5\)"):
+        fn(torch.ones(5), torch.ones(1, 5), torch.linspace(0, 1, 3))
+    with pytest.raises(ValueError, match="z0 must have 1 or 2 dimensions"):
+        fn(torch.ones(2, 2, 2), torch.ones(2, 2, 2), torch.linspace(0, 1, 3))
+    with pytest.raises(TypeError, match="t must be a torch.Tensor"):
+        fn(torch.ones(3), torch.ones(3), 0.5)
     with pytest.raises(ValueError, match="t must have 1 dimensions"):
         fn(torch.ones(3), torch.ones(3), torch.ones(2, 2))
     with pytest.raises(ValueError, match="NaN"):
@@ -116,6 +124,35 @@ def test_latent_grid_rejects_bad_probabilities(kwargs):
         latent_grid(4, **kwargs)
 
 
+def test_latent_grid_over_an_extent_is_even():
+    even = latent_grid(3, extent=(-2.0, 4.0))
+    assert even.shape == (9, 2)
+    assert even[:3, 0].tolist() == [-2.0, 1.0, 4.0] and even[::3, 1].tolist() == [4.0, 1.0, -2.0]
+    assert torch.all(even[:3, 1] == 4.0) and torch.all(even[::3, 0] == -2.0)
+    torch.testing.assert_close(latent_grid(4), latent_grid(4, 0.05, 0.95))  # the defaults
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,error,message",
+    [
+        ((1,), {}, ValueError, r"n must be >= 2 \(a grid needs two points per axis\), got 1"),
+        ((0,), {"extent": (0, 1)}, ValueError, "n must be >= 2"),
+        ((3.0,), {}, TypeError, "n must be an int, got float"),
+        ((3,), {"extent": (1.0, 1.0)}, ValueError, "extent must be .* with lo < hi"),
+        ((3,), {"extent": (3, -3)}, ValueError, r"with lo < hi, got \(3, -3\)"),
+        ((3,), {"extent": (0.0, 1.0, 2.0)}, TypeError, "extent must be a pair"),
+        ((3,), {"extent": "ab"}, TypeError, "extent must be a pair"),
+        ((3,), {"extent": (0.0, float("nan"))}, ValueError, r"extent\[1\] must be a finite"),
+        ((3,), {"extent": (None, 1.0)}, TypeError, r"extent\[0\] must be a number"),
+        ((3, 0.1), {"extent": (-1, 1)}, ValueError, "either low/high .* or extent"),
+        ((3,), {"low": "0.1"}, TypeError, "low must be a number"),
+    ],
+)
+def test_latent_grid_rejects_bad_arguments(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        latent_grid(*args, **kwargs)
+
+
 def test_encode_dataset_batches_like_one_call():
     x = torch.rand(23, 1, 28, 28)
     ae, vae = Autoencoder(3, (16,)), VAE(2, (16,))
@@ -125,6 +162,51 @@ def test_encode_dataset_batches_like_one_call():
     assert vae.training, "encode_dataset must restore the training mode"
     with pytest.raises(TypeError, match="encode method"):
         encode_dataset(torch.nn.Linear(2, 2), x)
+
+
+class _EncodesButIsNoModule:
+    def encode(self, x):
+        return x
+
+
+@pytest.mark.parametrize(
+    "model,images,kwargs,error,message",
+    [
+        (
+            _EncodesButIsNoModule(),
+            torch.rand(3, 784),
+            {},
+            TypeError,
+            "nn.Module with an encode method",
+        ),
+        (None, torch.rand(3, 784), {}, TypeError, "got NoneType"),
+        (
+            "ae",
+            torch.rand(0, 1, 28, 28),
+            {},
+            ValueError,
+            r"images is empty \(shape \(0, 1, 28, 28\)\)",
+        ),
+        ("ae", torch.rand(3, 28, 28), {}, ValueError, "images must have 2 or 4 dimensions"),
+        ("ae", torch.rand(3, 784).tolist(), {}, TypeError, "images must be a torch.Tensor"),
+        ("ae", torch.randint(0, 2, (3, 784)), {}, TypeError, "floating-point"),
+        ("ae", torch.rand(3, 784), {"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ("ae", torch.rand(3, 784), {"batch_size": 10.0}, TypeError, "batch_size must be an int"),
+    ],
+    ids=["no module", "None", "empty", "3-D", "list", "ints", "batch 0", "batch float"],
+)
+def test_encode_dataset_rejects_bad_inputs(model, images, kwargs, error, message):
+    model = Autoencoder(2, (16,)) if model == "ae" else model
+    with pytest.raises(error, match=message):
+        encode_dataset(model, images, **kwargs)
+
+
+def test_encode_dataset_restores_the_mode_even_after_an_error():
+    ae = Autoencoder(2, (16,))
+    ae.train()
+    with pytest.raises(ValueError):
+        encode_dataset(ae, torch.rand(3, 100))  # the model expects 784 pixels
+    assert ae.training
 
 
 def sheared_stroke(shear, size=28):

@@ -2,13 +2,16 @@ import math
 
 import pytest
 import torch
-from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
+from torch.distributions import Bernoulli, Independent, Laplace, Normal, kl_divergence
 
 from lecture_utils.losses import (
     bernoulli_log_likelihood,
     gaussian_kl,
     gaussian_log_likelihood,
     l2_loss,
+    log_normal,
+    log_standard_normal,
+    reconstruction_loss,
 )
 
 
@@ -85,3 +88,167 @@ def test_bad_inputs_are_named():
         gaussian_log_likelihood(torch.rand(2, 4), torch.rand(2, 4), float("inf"))
     with pytest.raises(ValueError, match="both"):
         gaussian_kl(torch.zeros(1, 2), torch.zeros(1, 2), mu_p=torch.zeros(1, 2))
+
+
+def test_log_normal_matches_torch_distributions_and_broadcasts():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, generator=g, dtype=torch.float64)  # (B, D)
+    mean = torch.randn(5, 4, 3, generator=g, dtype=torch.float64)  # (S, B, D)
+    logvar = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    ref = Independent(Normal(mean, (0.5 * logvar).exp()), 1).log_prob(x)
+    torch.testing.assert_close(log_normal(x, mean, logvar), ref)
+    assert log_normal(x, mean, logvar).shape == (5, 4)
+    ref_number = Independent(Normal(mean, math.exp(0.5 * -1.5)), 1).log_prob(x)
+    torch.testing.assert_close(log_normal(x, mean, -1.5), ref_number)
+    z = torch.randn(6, 2, 3, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(
+        log_standard_normal(z), Independent(Normal(torch.zeros(3), 1.0), 1).log_prob(z).double()
+    )
+    torch.testing.assert_close(log_standard_normal(z), log_normal(z, torch.zeros_like(z), 0.0))
+    # gradients flow to the mean and the log-variance (notebook 05 fits a model through them)
+    logvar.requires_grad_(True)
+    log_normal(x, mean, logvar).sum().backward()
+    torch.testing.assert_close(logvar.grad, (0.5 * (((x - mean) ** 2) / logvar.exp() - 1)).sum(0))
+
+
+def test_reconstruction_losses_are_negative_log_likelihoods_up_to_constants():
+    x = torch.rand(3, 1, 5, 5)
+    x_hat = torch.rand(3, 1, 5, 5) * 0.98 + 0.01
+    d = 25
+    laplace = -Laplace(x_hat, 1.0).log_prob(x).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(reconstruction_loss(x_hat, x, "l1"), laplace - d * math.log(2.0))
+    gauss = -Normal(x_hat, 1.0).log_prob(x).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(
+        reconstruction_loss(x_hat, x, "l2") / 2, gauss - 0.5 * d * math.log(2 * math.pi)
+    )
+    binary = torch.bernoulli(x)
+    bern = -Bernoulli(probs=x_hat).log_prob(binary).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(reconstruction_loss(x_hat, binary, "bce"), bern)
+    assert reconstruction_loss(x.flatten(1), x.flatten(1), "l1").shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (
+            lambda: gaussian_kl(
+                torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(3, 2), torch.zeros(3, 2)
+            ),
+            ValueError,
+            r"mu_p must have mu's shape \(4, 2\) or broadcast to it .* got \(3, 2\)",
+        ),
+        (
+            lambda: gaussian_kl(
+                torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(2), torch.zeros(4, 3)
+            ),
+            ValueError,
+            r"logvar_p must have mu's shape \(4, 2\) .* got \(4, 3\)",
+        ),
+        (
+            lambda: gaussian_kl(
+                torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(1, 2, 1), torch.zeros(2)
+            ),
+            ValueError,
+            r"mu_p must have mu's shape",
+        ),
+        (
+            lambda: gaussian_log_likelihood(torch.rand(2, 784), torch.rand(2, 784), torch.zeros(3)),
+            ValueError,
+            r"or broadcast to x.s shape \(2, 784\), got shape \(3,\)",
+        ),
+        (
+            lambda: gaussian_log_likelihood(
+                torch.rand(2, 4), torch.rand(2, 4), torch.zeros(3, 2, 4)
+            ),
+            ValueError,
+            r"broadcast to x's shape \(2, 4\), got shape \(3, 2, 4\)",
+        ),
+        (
+            lambda: gaussian_log_likelihood(torch.rand(2, 4), torch.rand(2, 4), True),
+            TypeError,
+            "logvar must be a number, got bool",
+        ),
+        (
+            lambda: gaussian_log_likelihood(torch.rand(2, 4), torch.rand(2, 4), "0.1"),
+            TypeError,
+            "logvar must be a number, got str",
+        ),
+        (
+            lambda: log_normal(torch.zeros(4, 3), torch.zeros(5, 3), torch.zeros(3)),
+            ValueError,
+            r"x, mean and logvar must broadcast together, got shapes \(4, 3\), \(5, 3\) and \(3,\)",
+        ),
+        (lambda: log_normal(torch.zeros(()), torch.zeros(()), 0.0), ValueError, "all scalars"),
+        (
+            lambda: log_normal(torch.zeros(2, 3), torch.zeros(2, 3), None),
+            TypeError,
+            "logvar must be a number",
+        ),
+        (
+            lambda: log_standard_normal(torch.tensor(1.0)),
+            ValueError,
+            "z must have a last dimension",
+        ),
+        (lambda: log_standard_normal([0.0, 1.0]), TypeError, "z must be a torch.Tensor"),
+        (
+            lambda: reconstruction_loss(torch.rand(4, 9), torch.rand(4, 9), "L2"),
+            ValueError,
+            "kind must be one of 'l1', 'l2', 'bce', got 'L2'",
+        ),
+        (
+            lambda: reconstruction_loss(torch.rand(4, 9), torch.rand(4, 9), None),
+            ValueError,
+            "kind must be one of",
+        ),
+        (
+            lambda: reconstruction_loss(torch.rand(4, 9), torch.rand(4, 8), "l1"),
+            ValueError,
+            "same shape",
+        ),
+        (
+            lambda: reconstruction_loss(torch.rand(4, 9) + 1.0, torch.rand(4, 9), "bce"),
+            ValueError,
+            "x_hat must be <= 1.0",
+        ),
+        (
+            lambda: reconstruction_loss(torch.full((4, 9), math.nan), torch.rand(4, 9), "l2"),
+            ValueError,
+            "NaN",
+        ),
+    ],
+    ids=[
+        "kl mu_p rows",
+        "kl logvar_p cols",
+        "kl mu_p ndim",
+        "loglik logvar (3,)",
+        "loglik logvar too big",
+        "loglik logvar True",
+        "loglik logvar str",
+        "log_normal shapes",
+        "log_normal scalars",
+        "log_normal logvar None",
+        "standard scalar",
+        "standard list",
+        "recon kind case",
+        "recon kind None",
+        "recon shapes",
+        "recon bce range",
+        "recon nan",
+    ],
+)
+def test_companion_arguments_and_numbers_are_checked(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_gaussian_kl_and_log_likelihood_accept_what_broadcasts():
+    mu, logvar = torch.randn(4, 2), torch.randn(4, 2)
+    shared = gaussian_kl(mu, logvar, torch.zeros(2), torch.zeros(1, 2))  # one N(0, I) for the batch
+    torch.testing.assert_close(shared, gaussian_kl(mu, logvar))
+    x, mean = torch.rand(3, 1, 2, 2), torch.rand(3, 1, 2, 2)
+    per_pixel = torch.randn(1, 1, 2, 2)
+    ref = Independent(Normal(mean, (0.5 * per_pixel).exp()), 3).log_prob(x)
+    torch.testing.assert_close(gaussian_log_likelihood(mean, x, per_pixel), ref)
+    torch.testing.assert_close(
+        gaussian_log_likelihood(mean, x, 1), gaussian_log_likelihood(mean, x, 1.0)
+    )

@@ -1,9 +1,10 @@
+import numpy as np
 import pytest
 import torch
 from torch.distributions import Independent, Normal
 
 from lecture_utils.losses import gaussian_kl
-from lecture_utils.models import VAE, Autoencoder, EncoderClassifier, mlp
+from lecture_utils.models import VAE, Autoencoder, mlp
 
 
 def test_autoencoder_shapes_and_range():
@@ -89,31 +90,47 @@ def test_vae_learned_sigma_is_a_parameter():
         VAE(2, likelihood="gaussian", sigma=0.0)
 
 
-def test_classifier_copies_encoder_and_freezes():
-    ae = Autoencoder(8, (32,))
-    clf = EncoderClassifier.from_autoencoder(ae, n_classes=10, freeze_encoder=True)
-    x = torch.rand(6, 1, 28, 28)
-    assert clf(x).shape == (6, 10)
-    # pretrained weights were loaded
-    torch.testing.assert_close(clf.features(x), ae.encode(x))
-    assert clf.encoder_frozen
-    before = [p.clone() for p in clf.encoder.parameters()]
-    opt = torch.optim.SGD([p for p in clf.parameters() if p.requires_grad], lr=1.0)
-    torch.nn.functional.cross_entropy(clf(x), torch.arange(6)).backward()
-    opt.step()
-    assert all(torch.equal(a, b) for a, b in zip(before, clf.encoder.parameters()))
-    # fine-tuning changes the copy, never the autoencoder it came from
-    clf.set_encoder_trainable(True)
-    ae_before = [p.clone() for p in ae.encoder.parameters()]
-    opt = torch.optim.SGD(clf.parameters(), lr=1.0)
-    torch.nn.functional.cross_entropy(clf(x), torch.arange(6)).backward()
-    opt.step()
-    assert not all(torch.equal(a, b) for a, b in zip(before, clf.encoder.parameters()))
-    assert all(torch.equal(a, b) for a, b in zip(ae_before, ae.encoder.parameters()))
+def test_vae_runs_in_double_precision_when_converted():
+    vae = VAE(2, (8,), input_shape=(1, 4, 4)).double()
+    x = torch.rand(3, 1, 4, 4, dtype=torch.float64)
+    assert vae.elbo(x.round()).dtype == torch.float64
+    assert vae.sample(2).dtype == torch.float64
+    with pytest.raises(TypeError, match=r"use x.to\(torch.float64\)"):
+        vae.encode(x.float())
 
 
-def test_classifier_bad_input():
-    with pytest.raises(TypeError, match="nn.Module"):
-        EncoderClassifier("encoder", 4)
-    with pytest.raises(TypeError, match="Autoencoder"):
-        EncoderClassifier.from_autoencoder(VAE(2))
+def test_reparameterize_keeps_shape_and_uses_the_generator():
+    mu, logvar = torch.randn(5, 3), torch.randn(5, 3)
+    a = VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(3))
+    b = VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(3))
+    assert a.shape == (5, 3)
+    torch.testing.assert_close(a, b)
+    eps = torch.randn(5, 3, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, mu + (0.5 * logvar).exp() * eps)
+    with pytest.raises(ValueError, match="mu and logvar must have the same shape"):
+        VAE.reparameterize(mu, logvar[:, :1])
+
+
+def test_constructor_arguments_are_validated():
+    with pytest.raises(TypeError, match=r"hidden_dims must be a list or tuple.*\(64,\)"):
+        Autoencoder(2, hidden_dims=64)
+    with pytest.raises(ValueError, match=r"hidden_dims\[1\] must be >= 1, got 0"):
+        VAE(2, hidden_dims=(8, 0))
+    with pytest.raises(TypeError, match="sigma must be a number"):
+        VAE(2, likelihood="gaussian", sigma="0.1")
+    with pytest.raises(TypeError, match="learn_sigma must be True or False"):
+        VAE(2, learn_sigma=1)
+    with pytest.raises(ValueError, match="activation"):
+        VAE(2, activation="gelu")
+    # lists, tuples and NumPy ints are all fine
+    assert Autoencoder(2, [8], input_shape=[1, 4, 4]).input_shape == (1, 4, 4)
+    assert VAE(np.int64(3), (np.int64(8),)).latent_dim == 3
+
+
+def test_nan_input_blames_the_data_not_the_learning_rate():
+    ae = Autoencoder(2, (8,), input_shape=(1, 4, 4))
+    x = torch.rand(2, 1, 4, 4)
+    x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="check the data") as info:
+        ae(x)
+    assert "learning rate" not in str(info.value)

@@ -95,12 +95,9 @@ def test_plotting_helpers_draw():
         plotting.show_images(x, title="t"),
         plotting.show_reconstructions(x, x.flip(0)),
         plotting.plot_latent_scatter(torch.randn(12, 2), torch.arange(12) % 10),
-        plotting.plot_history({"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]}),
     ]
     assert all(f.get_axes() for f in figs)
     with pytest.raises(ValueError, match="one channel"):
         plotting.show_images(torch.rand(2, 3, 28, 28))
-    with pytest.raises(KeyError, match="val"):
-        plotting.plot_history({"loss": [1.0]}, keys=["val"])
     with pytest.raises(ValueError, match="shape"):
         plotting.plot_latent_scatter(torch.randn(12, 3), torch.arange(12))

@@ -1,4 +1,4 @@
-"""The student edition (scripts/make_student_edition.py, lecture_utils.editions).
+"""The student edition (scripts/make_student_edition.py, scripts/editions.py).
 
 Every notebook in notebooks/ is checked: no solution code is left, the result is valid nbformat,
 putting the solutions back gives the instructor edition, and (for notebooks with exercises) a
@@ -9,10 +9,12 @@ ground, plus malformed exercise cells.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +24,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lecture_utils.editions import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))  # the build-time tools live outside the package
+
+from editions import (  # noqa: E402
     BEGIN,
     END,
     EditionError,
@@ -32,7 +37,6 @@ from lecture_utils.editions import (
     strip_solution,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 IDS = [p.name for p in NOTEBOOKS]
 #: the lessons (00, the welcome, has no exercise)
@@ -308,6 +312,39 @@ def test_command_writes_the_edition_or_nothing(tmp_path):
     assert status == 1
     assert err.startswith("student edition not written: 01_bad.ipynb, cell 0")
     assert not (tmp_path / "out2").exists()
+
+
+def test_command_runs_on_its_own_from_any_folder(tmp_path):
+    """As `make student` runs it: a fresh interpreter finds editions.py next to the script."""
+    nb = tmp_path / "09_synthetic.ipynb"
+    nbformat.write(synthetic_notebook(), nb)
+    script = ROOT / "scripts" / "make_student_edition.py"
+    res = subprocess.run(
+        [sys.executable, str(script), str(nb), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "(2 exercises)" in res.stdout and (tmp_path / "out" / nb.name).exists()
+
+
+def test_the_runtime_package_does_not_import_the_build_tools():
+    """lecture_utils needs only its declared dependencies: no nbformat, no editions module."""
+    found = []
+    for path in sorted((ROOT / "lecture_utils").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            found += [
+                (path.name, n) for n in names if n.split(".")[0] == "nbformat" or "editions" in n
+            ]
+    assert not found, found
+    assert not (ROOT / "lecture_utils" / "editions.py").exists()
 
 
 # --- every notebook of the course ------------------------------------------------------------

@@ -10,9 +10,6 @@ from torch.distributions import MultivariateNormal, Normal, kl_divergence
 from lecture_utils.toy import (
     LinearGaussian,
     OneDimLatentModel,
-    best_weight_share,
-    effective_sample_size,
-    log_mean_exp,
     ppca_ml,
 )
 
@@ -117,8 +114,12 @@ def test_input_validation(model):
             torch.zeros(3, 2, dtype=f64),
             q_cov=torch.eye(3, dtype=f64),
         )
-    with pytest.raises(ValueError, match="sigma must be one positive"):
+    with pytest.raises(ValueError, match="sigma must be > 0, got -1"):
         LinearGaussian(torch.ones(3, 1), torch.zeros(3), -1.0)
+    with pytest.raises(TypeError, match="sigma must be a number, got str"):
+        LinearGaussian(torch.ones(3, 1), torch.zeros(3), "0.5")
+    with pytest.raises(ValueError, match=r"sigma must have shape \(\)"):
+        LinearGaussian(torch.ones(3, 1), torch.zeros(3), torch.ones(2))
     with pytest.raises(ValueError, match="NaN"):
         model.log_marginal(torch.full((1, 5), float("nan"), dtype=f64))
 
@@ -196,17 +197,14 @@ def test_one_dim_sample_and_validation():
         toy.mean(torch.zeros(3, 2))
     with pytest.raises(ValueError, match="sigma must be > 0"):
         OneDimLatentModel(sigma=0.0)
-
-
-# --- weights ------------------------------------------------------------------------------------
-
-
-def test_weight_summaries():
-    log_w = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1000.0, -1000.0, -1000.0, -math.inf]]).T  # (S, B)
-    torch.testing.assert_close(effective_sample_size(log_w), torch.tensor([4.0, 1.0]))
-    torch.testing.assert_close(best_weight_share(log_w), torch.tensor([0.25, 1.0]))
-    torch.testing.assert_close(log_mean_exp(log_w), torch.tensor([0.0, 1000.0 - math.log(4)]))
-    w = torch.rand(50, generator=gen(15), dtype=f64)
-    torch.testing.assert_close(effective_sample_size(w.log()), w.sum() ** 2 / (w**2).sum())
-    with pytest.raises(ValueError, match="NaN"):
-        effective_sample_size(torch.tensor([0.0, float("nan")]))
+    with pytest.raises(TypeError, match="sigma must be a number, got str"):
+        OneDimLatentModel(sigma="0.3")
+    with pytest.raises(ValueError, match="n_grid must be >= 2, got 1"):
+        OneDimLatentModel(n_grid=1)
+    with pytest.raises(TypeError, match="n_grid must be an int"):
+        OneDimLatentModel(n_grid=100.0)
+    with pytest.raises(ValueError, match=r"z_range\[1\] must be > -1"):
+        OneDimLatentModel(z_range=(-1.0, -2.0))
+    with pytest.raises(TypeError, match="z_range must be a pair"):
+        OneDimLatentModel(z_range=7.0)
+    assert len(OneDimLatentModel(n_grid=2).z_grid) == 2  # the smallest trapezoid rule

@@ -4,7 +4,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import Autoencoder
-from lecture_utils.training import evaluate_loss, fit
+from lecture_utils.training import Callback, EpochTimer, evaluate_loss, fit
 
 
 def loaders(n=256):
@@ -42,18 +42,22 @@ def test_fit_is_deterministic_under_a_seed():
     assert out[0] == out[1]
 
 
+class SetLR(Callback):
+    """Sets the learning rate of each epoch from a list (a test callback)."""
+
+    def __init__(self, optimizer, lrs):
+        self.optimizer, self.lrs = optimizer, lrs
+
+    def on_epoch_start(self, epoch):
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lrs[epoch]
+
+
 def test_keep_best_restores_best_epoch():
     torch.manual_seed(0)
     train, val = loaders()
     model = Autoencoder(4, (32,))
-    lrs = iter([1e-3, 1e-3, 50.0])  # the last epoch explodes the weights
-
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-
-    def set_lr(epoch):
-        for group in opt.param_groups:
-            group["lr"] = next(lrs)
-
+    opt = torch.optim.Adam(model.parameters())
     hist = fit(
         model,
         recon,
@@ -62,10 +66,72 @@ def test_keep_best_restores_best_epoch():
         optimizer=opt,
         val_loader=val,
         keep_best=True,
-        on_epoch_start=set_lr,
+        callbacks=[SetLR(opt, [3e-3, 3e-3, 3.0])],  # the last epoch wrecks the weights
         quiet=True,
     )
+    assert hist["val_loss"][-1] > min(hist["val_loss"]), "premise: the last epoch is worse"
     assert evaluate_loss(model, recon, val)["loss"] == pytest.approx(min(hist["val_loss"]))
+
+
+def test_scheduler_sets_each_epochs_rate_and_is_recorded():
+    torch.manual_seed(0)
+    train, _ = loaders()
+    model = Autoencoder(2, (8,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rates = []
+
+    class Spy(Callback):
+        def on_epoch_start(self, epoch):
+            rates.append(opt.param_groups[0]["lr"])
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5**e)
+    hist = fit(model, recon, train, 3, optimizer=opt, scheduler=schedule, callbacks=[Spy()])
+    assert rates == hist["lr"] == [0.1, 0.05, 0.025]
+    assert opt.param_groups[0]["lr"] == 0.0125, "stepped once after each epoch"
+
+
+def test_callbacks_run_in_order_around_each_epoch():
+    train, val = loaders()
+    calls = []
+
+    class Log(Callback):
+        def __init__(self, tag):
+            self.tag = tag
+
+        def on_epoch_start(self, epoch):
+            calls.append((self.tag, "start", epoch))
+
+        def on_epoch_end(self, epoch, history):
+            calls.append((self.tag, "end", epoch, len(history["val_loss"])))
+
+    timer = EpochTimer(len(train))
+    hist = fit(Autoencoder(2, (8,)), recon, train, 2, val_loader=val, quiet=True,
+               callbacks=[Log("a"), Log("b"), timer])  # fmt: skip
+    assert calls == [
+        ("a", "start", 0),
+        ("b", "start", 0),
+        ("a", "end", 0, 1),
+        ("b", "end", 0, 1),
+        ("a", "start", 1),
+        ("b", "start", 1),
+        ("a", "end", 1, 2),
+        ("b", "end", 1, 2),
+    ]
+    assert hist["steps"] == [len(train), 2 * len(train)]
+    assert 0 <= hist["seconds"][0] <= hist["seconds"][1] and len(hist["cpu_seconds"]) == 2
+
+
+def test_evaluate_loss_weights_batches_by_their_size():
+    x = torch.arange(10.0).reshape(10, 1)
+    loader = DataLoader(TensorDataset(x), batch_size=4)  # batches of 4, 4 and 2
+
+    def mean_value(model, batch):
+        return {"loss": batch[0].mean(), "square": (batch[0] ** 2).mean()}
+
+    out = evaluate_loss(torch.nn.Identity(), mean_value, loader)
+    assert out["loss"] == pytest.approx(4.5) and out["square"] == pytest.approx(28.5)
+    with pytest.raises(ValueError, match="no batches"):
+        evaluate_loss(torch.nn.Identity(), mean_value, DataLoader(TensorDataset(x[:0])))
 
 
 def test_fit_errors():
@@ -76,6 +142,20 @@ def test_fit_errors():
         )
     with pytest.raises(ValueError, match="keep_best"):
         fit(Autoencoder(2), recon, train, 1, keep_best=True, quiet=True)
+    for lr, error in (
+        (-1, ValueError),
+        (0.0, ValueError),
+        (float("nan"), ValueError),
+        ("1", TypeError),
+    ):
+        with pytest.raises(error, match="lr must be"):
+            fit(Autoencoder(2), recon, train, 1, lr=lr, quiet=True)
+    with pytest.raises(TypeError, match=r"callbacks\[0\] must be a training.Callback"):
+        fit(Autoencoder(2), recon, train, 1, callbacks=[print], quiet=True)
+    model = Autoencoder(2)
+    schedule = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD(model.parameters()), lambda e: 1)
+    with pytest.raises(ValueError, match="scheduler needs the optimizer"):
+        fit(model, recon, train, 1, scheduler=schedule, quiet=True)
     with pytest.raises(FloatingPointError, match="learning rate"):
         fit(
             Autoencoder(2),

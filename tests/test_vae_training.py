@@ -1,4 +1,5 @@
-"""lecture_utils.vae_training: schedules, loaders, a tiny training run, the model cache."""
+"""lecture_utils.vae_training: recipes, schedules, loaders, a tiny training run (the model cache
+is tested for every user in test_cache.py)."""
 
 import dataclasses
 import math
@@ -14,16 +15,17 @@ from lecture_utils.vae_training import (
     NOTEBOOK_RECIPE_2D,
     REFERENCE_RECIPE,
     BinarizedBatches,
-    Recipe,
+    KLWarmup,
+    VAERecipe,
     kl_weight,
     learning_rate,
     make_vae_loaders,
+    split_indices,
     train_vae,
-    train_vae_cached,
     vae_loss,
 )
 
-TINY = Recipe(
+TINY = VAERecipe(
     name="tiny",
     latent_dim=2,
     hidden_dims=(16,),
@@ -37,12 +39,32 @@ TINY = Recipe(
 def test_kl_weight_warms_up_linearly_then_stays():
     assert [kl_weight(e, 3) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert kl_weight(0, 0) == 1.0 and kl_weight(7, 0, beta=4.0) == 4.0
-    with pytest.raises(ValueError, match="epoch"):
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
         kl_weight(-1, 3)
+    for bad in (-1, -2):
+        with pytest.raises(ValueError, match="warmup_epochs must be >= 0"):
+            kl_weight(0, warmup_epochs=bad)
+    with pytest.raises(TypeError, match="epoch must be an int"):
+        kl_weight(True, 3)
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        kl_weight(0, 3, beta=-1.0)
+
+
+def test_kl_warmup_callback_holds_and_records_the_weight():
+    warmup, history = KLWarmup(3, beta=2.0), {}
+    seen = []
+    for epoch in range(5):
+        warmup.on_epoch_start(epoch)
+        seen.append(warmup.weight)
+        warmup.on_epoch_end(epoch, history)
+    assert seen == [kl_weight(e, 3, 2.0) for e in range(5)] == [0.5, 1.0, 1.5, 2.0, 2.0]
+    assert history == {"kl_weight": seen}
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        KLWarmup(-1)
 
 
 def test_learning_rate_schedules():
-    r = Recipe(epochs=12, lr=1e-2, lr_warmup_epochs=2, final_lr_fraction=0.1)
+    r = VAERecipe(epochs=12, lr=1e-2, lr_warmup_epochs=2, final_lr_fraction=0.1)
     lrs = [learning_rate(e, r) for e in range(12)]
     assert lrs[:3] == pytest.approx([1e-2 / 3, 2e-2 / 3, 1e-2])
     assert all(a > b for a, b in zip(lrs[2:], lrs[3:])), "cosine decay after the warm-up"
@@ -51,18 +73,62 @@ def test_learning_rate_schedules():
     assert learning_rate(int(mid), r) > 1e-3
     constant = dataclasses.replace(r, schedule="constant")
     assert {learning_rate(e, constant) for e in range(12)} == {1e-2}
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
+        learning_rate(-1, r)
+    with pytest.raises(TypeError, match="recipe must be a VAERecipe"):
+        learning_rate(0, {"lr": 1e-3})
 
 
-def test_recipes_validate_and_fingerprint():
-    with pytest.raises(ValueError, match="Bernoulli decoder needs binary"):
-        Recipe(binarize="grey")
-    with pytest.raises(ValueError, match="schedule"):
-        Recipe(schedule="onecycle")
-    with pytest.raises(ValueError, match="val_size"):
-        Recipe(val_size=-1)
-    assert TINY.fingerprint() == dataclasses.replace(TINY).fingerprint()
-    assert TINY.fingerprint() != dataclasses.replace(TINY, lr=1e-3).fingerprint()
+@pytest.mark.parametrize(
+    "fields, error, match",
+    [
+        ({"name": "a b"}, ValueError, "name must be a non-empty string"),
+        ({"latent_dim": 0}, ValueError, "latent_dim must be >= 1"),
+        ({"hidden_dims": 512}, TypeError, "hidden_dims must be a list or tuple"),
+        ({"hidden_dims": (512, 0)}, ValueError, r"hidden_dims\[1\] must be >= 1"),
+        ({"hidden_dims": (512.0,)}, TypeError, r"hidden_dims\[0\] must be an int"),
+        ({"activation": "gelu"}, ValueError, "activation must be one of 'relu'"),
+        ({"likelihood": "poisson"}, ValueError, "likelihood must be one of"),
+        ({"likelihood": "gaussian", "sigma": -1}, ValueError, "sigma must be > 0"),
+        ({"sigma": 0}, ValueError, "sigma must be > 0"),
+        ({"sigma": float("nan")}, ValueError, "sigma must be a finite number"),
+        ({"sigma": "0.1"}, TypeError, "sigma must be a number"),
+        ({"epochs": True}, TypeError, "epochs must be an int"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ({"lr": 0}, ValueError, "lr must be > 0"),
+        ({"lr": float("nan")}, ValueError, "lr must be a finite number"),
+        ({"schedule": "onecycle"}, ValueError, "schedule must be one of"),
+        ({"lr_warmup_epochs": -1}, ValueError, "lr_warmup_epochs must be >= 0"),
+        ({"final_lr_fraction": 0}, ValueError, "final_lr_fraction must be > 0"),
+        ({"final_lr_fraction": 1.5}, ValueError, "final_lr_fraction must be <= 1"),
+        ({"kl_warmup_epochs": 1.0}, TypeError, "kl_warmup_epochs must be an int"),
+        ({"beta": -0.5}, ValueError, "beta must be >= 0"),
+        ({"binarize": "otsu"}, ValueError, "binarize must be one of"),
+        ({"binarize": "grey"}, ValueError, "Bernoulli decoder needs binary"),
+        ({"val_size": -1}, ValueError, "val_size must be >= 0"),
+        ({"val_size": True}, TypeError, "val_size must be an int"),
+        ({"init_output_bias": 1}, TypeError, "init_output_bias must be True or False"),
+        ({"seed": -1}, ValueError, "seed must be >= 0"),
+    ],
+)
+def test_recipe_validates_each_field(fields, error, match):
+    with pytest.raises(error, match=match):
+        VAERecipe(**fields)
+
+
+def test_recipe_activations_are_the_models_ones():
+    from lecture_utils import models
+
+    assert set(vt.ACTIVATIONS) == set(models._ACTIVATIONS)
+
+
+def test_course_recipes():
+    assert VAERecipe(likelihood="gaussian", binarize="grey").binarize == "grey"
+    assert VAERecipe(hidden_dims=[16]).hidden_dims == (16,)
     assert len({NOTEBOOK_RECIPE.name, NOTEBOOK_RECIPE_2D.name, REFERENCE_RECIPE.name}) == 3
+    key = TINY.cache_key()
+    assert key["recipe"] == "VAERecipe" and key["lr"] == TINY.lr
+    assert dataclasses.replace(TINY, lr=1e-3).cache_key() != key
     ref = REFERENCE_RECIPE
     assert (ref.hidden_dims, ref.latent_dim, ref.lr, ref.batch_size, ref.schedule) == (
         (400,),
@@ -101,12 +167,15 @@ def test_validation_slice_comes_from_the_fixed_binarised_training_digits():
     assert all(tuple(v.flatten().nonzero().flatten().tolist()) in rows for v in val.images[:50])
     grey, _ = load_mnist("train")
     assert not train.images.eq(train.images.round()).all(), "dynamic: train on grey levels"
-    # no digit is in both parts: compare the grey training slice with the grey version of val
-    val_grey_sums = set()
-    perm = torch.randperm(8000, generator=torch.Generator().manual_seed(TINY.seed))
-    val_grey_sums = {float(grey[i].sum()) for i in perm[:300]}
-    assert train.images.sum((1, 2, 3)).tolist() != sorted(val_grey_sums)
-    assert not (set(train.images.sum((1, 2, 3)).tolist()) >= val_grey_sums)
+    # no digit is in both parts: the indices are disjoint and cover all 8,000 digits, and the
+    # loaders hold exactly the digits at those indices
+    val_idx, train_idx = split_indices(TINY, 8000)
+    assert set(val_idx.tolist()).isdisjoint(train_idx.tolist())
+    assert sorted(val_idx.tolist() + train_idx.tolist()) == list(range(8000))
+    assert torch.equal(train.images, grey[train_idx]) and torch.equal(val.images, fixed[val_idx])
+    assert not torch.equal(val_idx.sort().values, torch.arange(300)), "a random pick, not a slice"
+    with pytest.raises(ValueError, match="val_size must be < 8000"):
+        split_indices(dataclasses.replace(TINY, val_size=8000), 8000)
     no_val = make_vae_loaders(dataclasses.replace(REFERENCE_RECIPE), torch.Generator())
     assert no_val[1] is None and no_val[0].images.eq(no_val[0].images.round()).all()
 
@@ -116,9 +185,9 @@ def test_vae_loss_weights_the_kl_only_in_training_mode():
     model = VAE(3, (8,))
     x = torch.bernoulli(torch.full((5, 784), 0.4))
     torch.manual_seed(1)
-    train_terms = vae_loss(model.train(), (x,), kl_w=0.25)
+    train_terms = vae_loss(model.train(), (x,), kl_weight=0.25)
     torch.manual_seed(1)
-    eval_terms = vae_loss(model.eval(), (x,), kl_w=0.25)
+    eval_terms = vae_loss(model.eval(), (x,), kl_weight=0.25)
     torch.testing.assert_close(train_terms["loss"], train_terms["recon"] + 0.25 * train_terms["kl"])
     torch.testing.assert_close(eval_terms["loss"], eval_terms["neg_elbo"])
     torch.testing.assert_close(eval_terms["neg_elbo"], eval_terms["recon"] + eval_terms["kl"])
@@ -174,35 +243,33 @@ def test_output_bias_starts_at_the_mean_digit():
     torch.testing.assert_close(torch.sigmoid(model.decoder[-1].bias), images.mean(0).flatten())
 
 
-@pytest.mark.slow
-def test_cache_saves_then_loads_the_same_model(tmp_path, monkeypatch, tiny_run):
-    recipe = dataclasses.replace(TINY, epochs=1)
-    model, history = train_vae_cached(recipe, tmp_path)
-    path = vt.cache_path(recipe, tmp_path)
-    assert path.is_file() and path.name.startswith("tiny-")
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("the cached model should have been loaded")
-
-    monkeypatch.setattr(vt, "train_vae", no_training)
-    loaded, loaded_history = train_vae_cached(recipe, tmp_path)
-    assert loaded_history == history and not loaded.training
-    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+def test_train_vae_is_the_same_as_setting_schedule_and_warm_up_by_hand():
+    """The scheduler and the KL callback reproduce the plain loop that sets the learning rate
+    and the KL weight at the start of each epoch, bit for bit."""
+    recipe = dataclasses.replace(TINY, val_size=0, lr_warmup_epochs=1, kl_warmup_epochs=2)
+    model, history = train_vae(recipe)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        generator = torch.Generator().manual_seed(recipe.seed + 1)
+        plain = recipe.make_model()
+        train, _ = make_vae_loaders(recipe, generator)
+        vt.init_output_bias(plain, train.images)
+        optimizer = torch.optim.Adam(plain.parameters(), lr=recipe.lr)
+        plain.train()
+        for epoch in range(recipe.epochs):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(epoch, recipe)
+            w = kl_weight(epoch, recipe.kl_warmup_epochs)
+            for batch in train:
+                loss = vae_loss(plain, batch, w)["loss"]
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    for a, b in zip(model.state_dict().values(), plain.state_dict().values()):
         assert torch.equal(a, b)
-    monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
-    assert vt.cache_path(recipe) == path
-    train_vae_cached(recipe)  # found through the variable
-
-
-def test_cache_retrains_a_corrupt_or_foreign_file(tmp_path):
-    recipe = dataclasses.replace(TINY, epochs=1)
-    path = vt.cache_path(recipe, tmp_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"not a torch file")
-    model, _ = train_vae_cached(recipe, tmp_path)
-    assert torch.load(path, weights_only=True)["fingerprint"] == recipe.fingerprint()
-    other = dataclasses.replace(recipe, seed=5)
-    assert vt.cache_path(other, tmp_path) != path
+    assert history["lr"] == [learning_rate(e, recipe) for e in range(recipe.epochs)]
+    assert history["kl_weight"] == [1 / 3, 2 / 3, 1.0]
+    assert history["best_epoch"] == [recipe.epochs]
 
 
 @pytest.mark.slow

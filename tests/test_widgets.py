@@ -1,10 +1,9 @@
 """lecture_utils.widgets: each explorer redraws its image in place when a control moves, shows
 what the model decodes (recomputed here by hand), and has a static figure and a stable text
 form. Small untrained models keep it fast; no kernel is needed (ipywidgets then uses a dummy
-comm)."""
+comm). The static figures themselves are tested in test_plotting_extra.py."""
 
 import base64
-import io
 
 import matplotlib
 
@@ -14,64 +13,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image as PILImage  # noqa: E402
+from latent_views import expected_png, pixels  # noqa: E402
 
-from lecture_utils.models import VAE, Autoencoder  # noqa: E402
-from lecture_utils.widgets import (
+from lecture_utils.widgets import (  # noqa: E402
     InterpolationExplorer,
     LatentSliders,
-    ManifoldExplorer,  # noqa: E402
-    interpolation_images,
-    manifold_points,
-    plot_interpolation,
-    plot_manifold,
-    plot_traversal,
-    png_bytes,
+    ManifoldExplorer,
 )
-
-
-def pixels(png):
-    return np.asarray(PILImage.open(io.BytesIO(png)))
-
-
-def expected_png(image, scale):
-    """The PNG a view should show for ``image`` (1, 28, 28), built without lecture_utils."""
-    arr = np.round(image.detach().numpy()[0].clip(0, 1) * 255).astype(np.uint8)
-    return arr.repeat(scale, 0).repeat(scale, 1)
-
-
-@pytest.fixture()
-def models():
-    torch.manual_seed(0)
-    return {
-        "ae": Autoencoder(2, (16,)).eval(),
-        "vae": VAE(2, (16,)).eval(),
-        "vae4": VAE(4, (16,)).eval(),
-    }
-
-
-@pytest.fixture()
-def digits():
-    g = torch.Generator().manual_seed(0)
-    return torch.rand(12, 1, 28, 28, generator=g), torch.arange(12) % 10
 
 
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
     plt.close("all")
-
-
-def test_png_bytes_roundtrip():
-    img = torch.linspace(0, 1, 12).reshape(1, 3, 4)
-    got = pixels(png_bytes(img, scale=3))
-    assert got.shape == (9, 12) and got.dtype == np.uint8
-    np.testing.assert_array_equal(got, expected_png(img, 3))
-    assert pixels(png_bytes(np.zeros((5, 5)), scale=1)).shape == (5, 5)
-    with pytest.raises(ValueError, match=r"\(H, W\)"):
-        png_bytes(torch.zeros(2, 3, 4))
-    with pytest.raises(ValueError, match="NaN"):
-        png_bytes(torch.full((3, 3), float("nan")))
 
 
 def test_sliders_redraw_the_decoded_code(models):
@@ -114,14 +68,6 @@ def test_display_sends_widget_and_static_picture(models):
     assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
 
 
-def test_traversal_figure_sweeps_each_row(models):
-    fig = plot_traversal(models["vae4"], dims=[1, 3], n=5, limit=2.0)
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["-2.0", "-1.0", "0.0", "1.0", "2.0"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["$z_{2}$", "$z_{4}$"]
-    assert ax.images[0].get_array().shape == (2 * 29 - 1, 5 * 29 - 1)
-
-
 def test_interpolation_redraws_each_model(models, digits):
     images, _ = digits
     view = InterpolationExplorer({"AE": models["ae"], "VAE": models["vae"]}, images, 0, 5, steps=4)
@@ -142,29 +88,6 @@ def test_interpolation_redraws_each_model(models, digits):
     view.path.value = "spherical"
     assert view.strips["VAE"].value != before["VAE"]
     assert repr(view) == "InterpolationExplorer(AE, VAE: digits #0 -> #7, spherical path, 4 steps)"
-
-
-def test_interpolation_images_and_figure(models, digits):
-    images, _ = digits
-    out = interpolation_images(models["ae"], images[0], images[1], steps=5, path="spherical")
-    assert out.shape == (5, 1, 28, 28)
-    z = models["ae"].encode(images[:2])
-    torch.testing.assert_close(out[0], models["ae"].decode(z[:1])[0])
-    torch.testing.assert_close(out[-1], models["ae"].decode(z[1:])[0], rtol=1e-4, atol=1e-5)
-    fig = plot_interpolation({"AE": models["ae"], "VAE": models["vae"]}, images[0], images[1], 5)
-    assert [a.get_yticklabels()[0].get_text() for a in fig.axes] == ["AE", "VAE"]
-    with pytest.raises(ValueError, match="path must be one of"):
-        interpolation_images(models["ae"], images[0], images[1], path="curvy")
-    with pytest.raises(ValueError, match="indices in"):
-        InterpolationExplorer({"AE": models["ae"]}, images, 0, 12)
-
-
-def test_manifold_points_layouts():
-    even = manifold_points(3, extent=(-2.0, 4.0))
-    assert even[:3, 0].tolist() == [-2.0, 1.0, 4.0] and even[::3, 1].tolist() == [4.0, 1.0, -2.0]
-    assert manifold_points(4).shape == (16, 2)
-    with pytest.raises(ValueError, match="lo < hi"):
-        manifold_points(3, extent=(1.0, 1.0))
 
 
 def test_manifold_explorer_chooses_digits_and_probes(models, digits):
@@ -288,12 +211,94 @@ def test_manifold_needs_a_2d_model_and_labels(models, digits):
     images, labels = digits
     with pytest.raises(ValueError, match="2-D latent space"):
         ManifoldExplorer(models["vae4"], images, labels)
-    with pytest.raises(ValueError, match="labels must be"):
+    with pytest.raises(ValueError, match=r"labels must have shape \(12\)"):
         ManifoldExplorer(models["ae"], images, labels[:3])
-    with pytest.raises(ValueError, match="give labels"):
-        plot_manifold(models["ae"], 3, images)
-    fig = plot_manifold(models["ae"], 3, images, labels, extent=(-5.0, 5.0))
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["-5.0", "0.0", "5.0"]
+    with pytest.raises(TypeError, match="labels must be a torch.Tensor"):
+        ManifoldExplorer(models["ae"], images, labels.tolist())
+
+
+def test_manifold_extent_spreads_the_grid_and_the_probe(models, digits):
+    images, labels = digits
+    view = ManifoldExplorer(models["ae"], images, labels, n=3, extent=(-1.5, 4.5))
+    assert (view.z1.min, view.z1.max, view.z2.min, view.z2.max) == (-1.5, 4.5, -1.5, 4.5)
+    assert view.z1.step == pytest.approx(6.0 / 120)
+    ticks = [t.get_text() for t in view.figure().axes[0].get_xticklabels()]
+    assert ticks == ["-1.5", "1.5", "4.5"]
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"limit": -3}, ValueError, "limit must be > 0, got -3"),
+        ({"limit": 0}, ValueError, "limit must be > 0, got 0"),
+        ({"limit": "3"}, TypeError, "limit must be a number, got str '3'"),
+        ({"limit": float("nan")}, ValueError, "limit must be a finite number"),
+        ({"dims": [0, 0]}, ValueError, r"dims must not repeat an index .* got \[0, 0\]"),
+        ({"dims": [2]}, ValueError, r"dims must be indices in \[0, 2\), got \[2\]"),
+        ({"dims": []}, ValueError, r"dims must be indices in \[0, 2\), got \[\]"),
+        ({"dims": [-1]}, ValueError, r"dims\[0\] must be >= 0, got -1"),
+        ({"dims": [0.0]}, TypeError, r"dims\[0\] must be an int, got float"),
+        ({"dims": 1}, TypeError, "dims must be a list or tuple of ints, got int 1"),
+        ({"step": 0}, ValueError, "step must be > 0, got 0"),
+        ({"step": -0.1}, ValueError, "step must be > 0"),
+        (
+            {"step": 7.0},
+            ValueError,
+            r"step must be <= 2 \* limit = 6 \(the sliders' range\), got 7",
+        ),
+        ({"step": "0.1"}, TypeError, "step must be a number"),
+        ({"scale": 0}, ValueError, "scale must be >= 1, got 0"),
+        ({"scale": 2.5}, TypeError, "scale must be an int, got float"),
+        ({"name": 3}, TypeError, "name must be a str"),
+        ({"z": torch.zeros(3)}, ValueError, r"z must have shape \(2\), got \(3,\)"),
+        ({"z": [0.0, 0.0]}, TypeError, "z must be a torch.Tensor"),
+    ],
+)
+def test_sliders_reject_bad_arguments(models, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        LatentSliders(models["ae"], **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"extent": (3, -3)}, ValueError, r"extent must be \(lo, hi\) with lo < hi, got \(3, -3\)"),
+        ({"extent": (1.0, 1.0)}, ValueError, "extent must be .* with lo < hi"),
+        ({"extent": 3.0}, TypeError, "extent must be a pair"),
+        ({"extent": (0.0, "3")}, TypeError, r"extent\[1\] must be a number"),
+        ({"extent": (0.0, float("inf"))}, ValueError, r"extent\[1\] must be a finite number"),
+        ({"index": 10_000}, ValueError, r"index must be a digit index in \[0, 12\), got 10000"),
+        ({"index": -1}, ValueError, r"index must be a digit index in \[0, 12\), got -1"),
+        ({"index": 1.0}, TypeError, "index must be an int, got float"),
+        ({"n": 1}, ValueError, "n must be >= 2"),
+        ({"n": "15"}, TypeError, "n must be an int, got str"),
+        ({"scale": 0}, ValueError, "scale must be >= 1"),
+        ({"name": None}, TypeError, "name must be a str"),
+    ],
+)
+def test_manifold_rejects_bad_arguments(models, digits, kwargs, error, message):
+    images, labels = digits
+    with pytest.raises(error, match=message):
+        ManifoldExplorer(models["vae"], images, labels, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,error,message",
+    [
+        ((0, 12), {}, ValueError, r"end must be a digit index in \[0, 12\), got 12"),
+        ((-1, 3), {}, ValueError, r"start must be a digit index in \[0, 12\), got -1"),
+        ((1.5, 3), {}, TypeError, "start must be an int, got float"),
+        ((0, 1), {"steps": 0}, ValueError, "steps must be >= 1"),
+        ((0, 1), {"path": "curvy"}, ValueError, "path must be one of 'linear', 'spherical'"),
+        ((0, 1), {"scale": "2"}, TypeError, "scale must be an int"),
+    ],
+)
+def test_interpolation_rejects_bad_arguments(models, digits, args, kwargs, error, message):
+    images, _ = digits
+    with pytest.raises(error, match=message):
+        InterpolationExplorer({"AE": models["ae"]}, images, *args, **kwargs)
+    with pytest.raises(ValueError, match="at least one model"):
+        InterpolationExplorer([models["ae"]], images)
 
 
 def test_benchmark_reports_median_and_p90(models, digits):

@@ -71,14 +71,31 @@ def passed(name: str, detail: str = "") -> None:
     print(f"✓ {name} passed" + (f": {detail}" if detail else ""))
 
 
+def gen(seed: int) -> torch.Generator:
+    """A fresh ``torch.Generator`` seeded with ``seed``: each random input of a check has its
+    own stream, so the checks never touch (or depend on) torch's global random state."""
+    return torch.Generator().manual_seed(seed)
+
+
 def matching_hint(
-    got: torch.Tensor, variants: dict[str, torch.Tensor], default: str, atol: float = 1e-4
+    got: Any,
+    variants: dict[str, torch.Tensor],
+    default: str,
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
 ) -> str:
-    """The hint of the first typical mistake whose result ``got`` reproduces, else ``default``."""
+    """The hint of the first typical mistake whose result ``got`` reproduces, else ``default``.
+
+    ``variants`` maps each hint to the value that mistake gives (same shape as the right
+    answer); a value matches when ``torch.allclose(got, value, rtol, atol)``. The hint then goes
+    to :func:`expect_close`, which only shows it when ``got`` is also wrong. This is the one way
+    the checks recognise a typical mistake.
+    """
     if isinstance(got, torch.Tensor):
+        got = got.detach().double()
         for hint, value in variants.items():
             if got.shape == value.shape and torch.allclose(
-                got.double(), value.double(), rtol=1e-4, atol=atol
+                got, value.detach().double(), rtol=rtol, atol=atol
             ):
                 return hint
     return default

@@ -16,14 +16,11 @@ from lecture_utils.checks.core import (
     ExerciseError,
     expect_close,
     expect_shape,
+    gen,
     matching_hint,
     passed,
     run_student,
 )
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def check_pca_reconstruct(pca_reconstruct: Callable) -> None:
@@ -34,8 +31,8 @@ def check_pca_reconstruct(pca_reconstruct: Callable) -> None:
     """
     name = "Exercise 1.2"
     n, d, k = 7, 6, 3
-    x = torch.rand(n, d, generator=_gen(0), dtype=torch.float64) * 2 + 1.0
-    components = torch.linalg.qr(torch.randn(d, k, generator=_gen(1), dtype=torch.float64))[0].T
+    x = torch.rand(n, d, generator=gen(0), dtype=torch.float64) * 2 + 1.0
+    components = torch.linalg.qr(torch.randn(d, k, generator=gen(1), dtype=torch.float64))[0].T
     mean = x.mean(dim=0)
     got = run_student(name, pca_reconstruct, x, mean, components)
     coef = torch.linalg.lstsq(components.T, (x - mean).T).solution  # (K, N)
@@ -87,7 +84,7 @@ def check_autoencoder_loss(autoencoder_loss: Callable) -> None:
     """
     name = "Exercise 1.1"
     model = _tiny_autoencoder()
-    x = torch.rand(5, 1, 4, 4, generator=_gen(2))
+    x = torch.rand(5, 1, 4, 4, generator=gen(2))
     labels = torch.tensor([3, 1, 4, 1, 5])
     got = run_student(name, autoencoder_loss, model, (x, labels))
     if not isinstance(got, torch.Tensor):

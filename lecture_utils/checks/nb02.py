@@ -18,14 +18,11 @@ from lecture_utils.checks.core import (
     ExerciseError,
     expect_close,
     expect_shape,
+    gen,
     matching_hint,
     passed,
     run_student,
 )
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _shape_hint(got: object, batch: int, image_shape: tuple[int, ...], what: str) -> str:
@@ -55,9 +52,9 @@ def check_per_example_l2(per_example_l2: Callable) -> None:
     The reference is ``F.mse_loss(x_hat, x, reduction="none")`` summed over each example.
     """
     name = "Exercise 2.1"
-    cases = [torch.rand(5, 1, 4, 4, generator=_gen(0)), torch.rand(3, 7, generator=_gen(1))]
+    cases = [torch.rand(5, 1, 4, 4, generator=gen(0)), torch.rand(3, 7, generator=gen(1))]
     for x in cases:
-        x_hat = torch.rand(x.shape, generator=_gen(2)).requires_grad_(True)
+        x_hat = torch.rand(x.shape, generator=gen(2)).requires_grad_(True)
         try:
             got = run_student(name, per_example_l2, x_hat, x)
         except (IndexError, RuntimeError) as err:
@@ -114,10 +111,10 @@ def check_per_example_l2(per_example_l2: Callable) -> None:
 
 def _decoder_case(seed: int, b: int = 6, d: int = 5, k: int = 3):
     """A linear decoder x_hat = z @ W.T + b with random W (D, K), b (D,), codes z (B, K), data x."""
-    w = torch.randn(d, k, generator=_gen(seed), dtype=torch.float64)
-    bias = torch.randn(d, generator=_gen(seed + 1), dtype=torch.float64)
-    z = torch.randn(b, k, generator=_gen(seed + 2), dtype=torch.float64)
-    x = torch.rand(b, d, generator=_gen(seed + 3), dtype=torch.float64)
+    w = torch.randn(d, k, generator=gen(seed), dtype=torch.float64)
+    bias = torch.randn(d, generator=gen(seed + 1), dtype=torch.float64)
+    z = torch.randn(b, k, generator=gen(seed + 2), dtype=torch.float64)
+    x = torch.rand(b, d, generator=gen(seed + 3), dtype=torch.float64)
     return w, bias, z, x
 
 
@@ -179,8 +176,8 @@ def check_gaussian_nll(gaussian_nll: Callable) -> None:
     The reference is ``-torch.distributions.Normal(x_hat, sigma).log_prob(x)`` summed.
     """
     name = "Exercise 2.3"
-    x = torch.rand(4, 1, 3, 3, generator=_gen(0), dtype=torch.float64)
-    x_hat = torch.rand(4, 1, 3, 3, generator=_gen(1), dtype=torch.float64)
+    x = torch.rand(4, 1, 3, 3, generator=gen(0), dtype=torch.float64)
+    x_hat = torch.rand(4, 1, 3, 3, generator=gen(1), dtype=torch.float64)
     d = x[0].numel()
     for sigma in (0.3, 2.0):
         got = run_student(name, gaussian_nll, x_hat, x, sigma)

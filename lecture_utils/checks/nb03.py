@@ -16,27 +16,27 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from lecture_utils.checks.core import ExerciseError, passed, run_student
+from lecture_utils.checks.core import ExerciseError, gen, passed, run_student
+from lecture_utils.data import load_mnist
 from lecture_utils.models import Autoencoder, EncoderClassifier
 
-_SUBSET = "Exercise 3.1"
-_FREEZE = "Exercise 3.2"
 
-
-def _subset_once(fn: Callable, labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+def _subset_once(
+    name: str, fn: Callable, labels: torch.Tensor, per_class: int, seed: int
+) -> torch.Tensor:
     """Call the answer on a copy of ``labels`` and check the basic form of what comes back."""
     n_classes = int(labels.max()) + 1
-    got = run_student(_SUBSET, fn, labels.clone(), per_class, torch.Generator().manual_seed(seed))
+    got = run_student(name, fn, labels.clone(), per_class, gen(seed))
     want = n_classes * per_class
     if not isinstance(got, torch.Tensor):
-        raise ExerciseError(f"{_SUBSET}: expected a tensor of indices, got {type(got).__name__}.")
+        raise ExerciseError(f"{name}: expected a tensor of indices, got {type(got).__name__}.")
     if got.dtype == torch.bool:
         raise ExerciseError(
-            f"{_SUBSET}: expected int64 indices, got a boolean mask; turn it into "
+            f"{name}: expected int64 indices, got a boolean mask; turn it into "
             "indices with torch.nonzero(mask).flatten()."
         )
     if got.dtype != torch.int64:
-        raise ExerciseError(f"{_SUBSET}: expected int64 indices, got dtype {got.dtype}.")
+        raise ExerciseError(f"{name}: expected int64 indices, got dtype {got.dtype}.")
     if got.ndim != 1 or len(got) != want:
         hint = ""
         if got.numel() == per_class:
@@ -45,42 +45,41 @@ def _subset_once(fn: Callable, labels: torch.Tensor, per_class: int, seed: int) 
                 f"labels *per class*, so {n_classes} x {per_class}."
             )
         raise ExerciseError(
-            f"{_SUBSET}: with {n_classes} classes and per_class={per_class} "
+            f"{name}: with {n_classes} classes and per_class={per_class} "
             f"expected shape ({want},), got {tuple(got.shape)}.{hint}"
         )
     if int(got.min()) < 0 or int(got.max()) >= len(labels):
         raise ExerciseError(
-            f"{_SUBSET}: indices must lie in [0, {len(labels)}), got values from "
+            f"{name}: indices must lie in [0, {len(labels)}), got values from "
             f"{int(got.min())} to {int(got.max())}."
         )
     if len(torch.unique(got)) != len(got):
         raise ExerciseError(
-            f"{_SUBSET}: {len(got) - len(torch.unique(got))} index(es) appear "
+            f"{name}: {len(got) - len(torch.unique(got))} index(es) appear "
             "twice; draw without replacement (torch.randperm, not torch.randint)."
         )
     counts = torch.bincount(labels[got], minlength=n_classes)
     if not torch.all(counts == per_class):
         raise ExerciseError(
-            f"{_SUBSET}: expected per_class={per_class} examples of every class, got counts "
+            f"{name}: expected per_class={per_class} examples of every class, got counts "
             f"{counts.tolist()} for classes 0..{n_classes - 1}. Pick within each "
-            "class separately (labels == c); the MNIST arrays are sorted by "
-            "class, so the first N digits are not a sample."
+            "class separately (labels == c); the first N digits are a random "
+            "sample, not a balanced one."
         )
     return got
 
 
 def check_balanced_subset(fn: Callable) -> None:
     """Exercise 3.1: ``fn(labels, per_class, generator)`` -> int64 indices, equal per class."""
-    from lecture_utils.data import load_mnist
-
+    name = "Exercise 3.1"
     _, mnist_labels = load_mnist("train")
     for per_class in (1, 5, 100):
-        _subset_once(fn, mnist_labels, per_class, seed=per_class)
-    first = _subset_once(fn, mnist_labels, 5, seed=7)
-    again = _subset_once(fn, mnist_labels, 5, seed=7)
+        _subset_once(name, fn, mnist_labels, per_class, seed=per_class)
+    first = _subset_once(name, fn, mnist_labels, 5, seed=7)
+    again = _subset_once(name, fn, mnist_labels, 5, seed=7)
     if not torch.equal(torch.sort(first).values, torch.sort(again).values):
         raise ExerciseError(
-            f"{_SUBSET}: two calls with generators seeded alike (seed 7) gave "
+            f"{name}: two calls with generators seeded alike (seed 7) gave "
             "different subsets; draw every random number with the generator, "
             "e.g. torch.randperm(n, generator=generator)."
         )
@@ -89,21 +88,21 @@ def check_balanced_subset(fn: Callable) -> None:
     draws = 300
     hits = torch.zeros(12)
     for seed in range(draws):
-        hits[_subset_once(fn, labels, 2, seed=seed)] += 1
+        hits[_subset_once(name, fn, labels, 2, seed=seed)] += 1
     freq = hits / draws
     worst = int((freq - 0.5).abs().argmax())
     if abs(float(freq[worst]) - 0.5) > 0.15:
         raise ExerciseError(
-            f"{_SUBSET}: on labels {labels.tolist()} with per_class=2, every index "
+            f"{name}: on labels {labels.tolist()} with per_class=2, every index "
             f"should be picked in about 50% of {draws} seeded draws; index {worst} "
             f"was picked in {float(freq[worst]):.0%}. Choose at random within each "
             "class, not the first examples."
         )
-    passed(_SUBSET, "equal counts per class, no repeats, random and reproducible")
+    passed(name, "equal counts per class, no repeats, random and reproducible")
 
 
 def _probe_setup() -> tuple[EncoderClassifier, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
+    g = gen(0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(20240)  # an unusual seed: a re-initialisation would differ
         ae = Autoencoder(4, (16,), input_shape=(1, 8, 8))
@@ -116,26 +115,27 @@ def _probe_setup() -> tuple[EncoderClassifier, torch.Tensor, torch.Tensor]:
 def check_freeze(fn: Callable) -> None:
     """Exercise 3.2: ``fn(module)`` freezes every parameter; linear probing then leaves the
     encoder's weights exactly as they were while the head still learns."""
+    name = "Exercise 3.2"
     clf, x, y = _probe_setup()
-    before = {name: p.detach().clone() for name, p in clf.named_parameters()}
-    returned = run_student(_FREEZE, fn, clf.encoder)
+    before = {param: p.detach().clone() for param, p in clf.named_parameters()}
+    returned = run_student(name, fn, clf.encoder)
     if not torch.is_grad_enabled():
         torch.set_grad_enabled(True)
         raise ExerciseError(
-            f"{_FREEZE}: your function switched gradients off for *all* of torch "
+            f"{name}: your function switched gradients off for *all* of torch "
             "(torch.set_grad_enabled(False)), which would also stop the head from "
             "learning; switched back on. Freeze only the module's parameters."
         )
     if returned is not None and returned is not clf.encoder:
         raise ExerciseError(
-            f"{_FREEZE}: return the module you were given (or nothing), got a "
+            f"{name}: return the module you were given (or nothing), got a "
             f"{type(returned).__name__} that is a different object; freeze the "
             "module's own parameters in place instead of a copy."
         )
-    for name, p in clf.encoder.named_parameters():
-        if not torch.equal(p.detach(), before[f"encoder.{name}"]):
+    for param, p in clf.encoder.named_parameters():
+        if not torch.equal(p.detach(), before[f"encoder.{param}"]):
             raise ExerciseError(
-                f"{_FREEZE}: freezing changed the value of encoder.{name}; only "
+                f"{name}: freezing changed the value of encoder.{param}; only "
                 "switch off its gradient, keep the pretrained weights."
             )
     # a real linear probe: Adam over *all* parameters, as a careless training loop would do
@@ -144,8 +144,8 @@ def check_freeze(fn: Callable) -> None:
         optimizer.zero_grad()
         F.cross_entropy(clf(x), y).backward()
         optimizer.step()
-    for name, p in clf.encoder.named_parameters():
-        change = float((p.detach() - before[f"encoder.{name}"]).abs().max())
+    for param, p in clf.encoder.named_parameters():
+        change = float((p.detach() - before[f"encoder.{param}"]).abs().max())
         if change > 0:
             trainable = [
                 f"encoder.{n}" for n, q in clf.encoder.named_parameters() if q.requires_grad
@@ -160,8 +160,8 @@ def check_freeze(fn: Callable) -> None:
                     "it does not stop the optimizer"
                 )
             raise ExerciseError(
-                f"{_FREEZE}: the encoder's weights changed during linear probing "
-                f"(encoder.{name} moved by up to {change:.3g}); expected no "
+                f"{name}: the encoder's weights changed during linear probing "
+                f"(encoder.{param} moved by up to {change:.3g}); expected no "
                 f"change at all. {hint}."
             )
     head_change = max(
@@ -170,14 +170,14 @@ def check_freeze(fn: Callable) -> None:
     )
     if head_change == 0:
         raise ExerciseError(
-            f"{_FREEZE}: the linear head did not learn; freeze only the module "
+            f"{name}: the linear head did not learn; freeze only the module "
             "you are given (the encoder), not the whole classifier."
         )
     if not clf.encoder_frozen:
         trainable = [f"encoder.{n}" for n, q in clf.encoder.named_parameters() if q.requires_grad]
         raise ExerciseError(
-            f"{_FREEZE}: the weights stayed put this time, but encoder parameters "
+            f"{name}: the weights stayed put this time, but encoder parameters "
             f"{', '.join(trainable)} still have requires_grad=True; another "
             "optimizer would change them. Set requires_grad to False."
         )
-    passed(_FREEZE, "the encoder stayed fixed during linear probing, the head learned")
+    passed(name, "the encoder stayed fixed during linear probing, the head learned")

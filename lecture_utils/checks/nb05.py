@@ -18,6 +18,7 @@ from lecture_utils.checks.core import (
     ExerciseError,
     expect_close,
     expect_shape,
+    gen,
     matching_hint,
     passed,
     run_student,
@@ -28,10 +29,6 @@ from lecture_utils.toy import LinearGaussian
 f64 = torch.float64
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _diag(mu: torch.Tensor, logvar: torch.Tensor) -> Normal:
     return Normal(mu, (0.5 * logvar).exp())
 
@@ -40,7 +37,7 @@ def _diag(mu: torch.Tensor, logvar: torch.Tensor) -> Normal:
 def check_kl_diag_gaussians(kl_diag_gaussians: Callable) -> None:
     """Exercise 5.4: KL(N(mu_q, diag e^logvar_q) || N(mu_p, diag e^logvar_p)) -> (B,)."""
     name = "Exercise 5.4"
-    g = _gen(0)
+    g = gen(0)
     mu_q, lv_q, mu_p, lv_p = (torch.randn(5, 3, generator=g, dtype=f64) for _ in range(4))
     q, p = _diag(mu_q, lv_q), _diag(mu_p, lv_p)
     per_dim = kl_divergence(q, p)  # (B, K)
@@ -87,8 +84,8 @@ def check_kl_diag_gaussians(kl_diag_gaussians: Callable) -> None:
 
 def _linear_gaussian_case():
     """A model with a full-covariance posterior, 3 points, and a diagonal q that is off."""
-    model = LinearGaussian.random(4, 2, sigma=0.8, generator=_gen(7))  # posterior correlation 0.67
-    x, _ = model.sample(3, _gen(2))
+    model = LinearGaussian.random(4, 2, sigma=0.8, generator=gen(7))  # posterior correlation 0.67
+    x, _ = model.sample(3, gen(2))
     post_mean, _ = model.posterior(x)
     q_mean = post_mean + torch.tensor([0.4, -0.3], dtype=f64)
     q_logvar = torch.tensor([[-1.6, -0.4]], dtype=f64).expand(3, 2).clone()
@@ -111,7 +108,7 @@ def check_mc_elbo(mc_elbo: Callable) -> None:
     model, x, q_mean, q_logvar = _linear_gaussian_case()
     n = 20_000
     expected = model.elbo(x, q_mean, q_logvar)
-    got = run_student(name, mc_elbo, model.log_joint, x, q_mean, q_logvar, n, _gen(3))
+    got = run_student(name, mc_elbo, model.log_joint, x, q_mean, q_logvar, n, gen(3))
     expect_shape(name, got, (3,), "Average over the samples only (dim 0 of the (S, B) terms).")
     entropy = 0.5 * (1 + LOG_2PI + q_logvar).sum(1)
     zeros = torch.zeros_like(q_mean)
@@ -138,7 +135,7 @@ def check_mc_elbo(mc_elbo: Callable) -> None:
         atol=0.2,
     )
     expect_close(name, got, expected, rtol=0, atol=0.2, hint=hint)  # about 5 standard errors
-    again = run_student(name, mc_elbo, model.log_joint, x, q_mean, q_logvar, n, _gen(3))
+    again = run_student(name, mc_elbo, model.log_joint, x, q_mean, q_logvar, n, gen(3))
     if not torch.equal(torch.as_tensor(again), got):
         raise ExerciseError(
             f"{name}: two calls with the same generator gave different results; "
@@ -152,7 +149,7 @@ def check_log_posterior(log_posterior: Callable) -> None:
     """Exercise 5.2: log p(z|x) = log p(x, z) - log p(x), against the exact Gaussian posterior."""
     name = "Exercise 5.2"
     model, x, _, _ = _linear_gaussian_case()
-    z = 2 * torch.randn(4, 3, 2, generator=_gen(5), dtype=f64)  # (S, B, K)
+    z = 2 * torch.randn(4, 3, 2, generator=gen(5), dtype=f64)  # (S, B, K)
     log_px = model.log_marginal(x)  # (B,)
     post_mean, post_cov = model.posterior(x)
     expected = MultivariateNormal(post_mean, post_cov).log_prob(z)  # (S, B)

@@ -19,9 +19,14 @@ SLERP = "Exercise 7.1 (slerp)"
 SLANT = "Exercise 7.2 (slant direction)"
 
 
-def _rotation_reference(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Rotate the unit vector of z0 towards that of z1 at constant speed; express each point
-    in the (z0, z1) pair by least squares and scale each part by its end's norm."""
+def rotation_reference(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The spherical path without the slerp formula: ``(K,)``, ``(K,)``, ``(T,)`` -> ``(T, K)``.
+
+    Rotates the unit vector of z0 towards that of z1 at constant speed in their plane (basis by
+    Gram-Schmidt, angle from atan2), expresses each point in the (z0, z1) pair by least squares
+    and scales each part by its end's norm, as slerp does. In float64; the test of
+    ``latent.slerp`` uses it too.
+    """
     z0, z1 = z0.double(), z1.double()
     r0, r1 = z0.norm(), z1.norm()
     u0, u1 = z0 / r0, z1 / r1
@@ -31,10 +36,10 @@ def _rotation_reference(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> 
     basis = torch.stack([u0, u1], dim=1)
     rows = []
     for s in t.double().tolist():
-        target = math.cos(s * omega) * u0 + math.sin(s * omega) * e2
+        target = math.cos(s * omega) * u0 + math.sin(s * omega) * e2  # a unit vector on the arc
         a, b = torch.linalg.lstsq(basis, target[:, None]).solution[:, 0]
         rows.append(a * r0 * u0 + b * r1 * u1)
-    return torch.stack(rows).float()
+    return torch.stack(rows)
 
 
 def check_slerp(slerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
@@ -83,7 +88,7 @@ def check_slerp(slerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torc
     expect_close(
         SLERP,
         got,
-        _rotation_reference(z0, z1, t),
+        rotation_reference(z0, z1, t),
         rtol=1e-4,
         atol=1e-4,
         hint="This case has codes of different norms, not at right angles. Take Ω from "

@@ -9,6 +9,10 @@ lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (markers included) bec
 at the markers' indentation, the title taken from the ``### Exercise N.K: title`` markdown cell
 before it. Cells tagged ``remove-in-student`` are dropped, and every output is cleared.
 Malformed exercise cells raise :class:`EditionError` naming the notebook and the cell.
+
+A build-time tool, not part of the ``lecture_utils`` package that the notebooks import: it needs
+``nbformat`` and IPython, which only the test extra and Jupyter bring. ``restore_solution`` and
+``restore_notebook`` (the inverse of the stripping) serve the round-trip tests.
 """
 
 from __future__ import annotations
