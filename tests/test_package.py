@@ -40,6 +40,7 @@ def test_setuptools_configuration_finds_every_package_and_the_data():
     assert shipped == set((ROOT / "lecture_utils" / "_data").glob("*.npz")) != set()
 
 
+@pytest.mark.slow
 def test_import_prints_nothing_seeds_nothing_downloads_nothing():
     code = (
         "import socket, torch\n"

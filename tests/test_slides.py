@@ -67,6 +67,7 @@ class _TopSections(HTMLParser):
             self.depth -= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_each_deck_loads_only_local_assets(path, tmp_path):
     deck = slides.build_deck(path, tmp_path)

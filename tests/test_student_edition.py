@@ -314,6 +314,7 @@ def test_command_writes_the_edition_or_nothing(tmp_path):
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.slow
 def test_command_runs_on_its_own_from_any_folder(tmp_path):
     """As `make student` runs it: a fresh interpreter finds editions.py next to the script."""
     nb = tmp_path / "09_synthetic.ipynb"

@@ -243,6 +243,7 @@ def test_output_bias_starts_at_the_mean_digit():
     torch.testing.assert_close(torch.sigmoid(model.decoder[-1].bias), images.mean(0).flatten())
 
 
+@pytest.mark.slow
 def test_train_vae_is_the_same_as_setting_schedule_and_warm_up_by_hand():
     """The scheduler and the KL callback reproduce the plain loop that sets the learning rate
     and the KL weight at the start of each epoch, bit for bit."""
