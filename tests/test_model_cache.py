@@ -62,6 +62,7 @@ def test_autoencoder_recipe_builds_its_model():
     assert isinstance(model, Autoencoder) and model.latent_dim == 2
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_across_thread_counts_under_the_cache(tmp_path):
     threads = torch.get_num_threads()
     try:

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -8,11 +9,38 @@ import torch
 
 matplotlib.use("Agg")
 
+import lecture_utils  # noqa: E402
 from lecture_utils import plotting, seed_everything  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def test_version_comes_from_the_installed_metadata():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "version" not in project.get("dynamic", [])
+    assert lecture_utils.__version__ == project["version"], (
+        "the installed vae-course is not this tree's version: rerun `make .venv/.installed`"
+    )
+
+
+def test_setuptools_configuration_finds_every_package_and_the_data():
+    """A fast stand-in for tests/test_wheel.py: what setuptools would put in the wheel."""
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    config = read_configuration(ROOT / "pyproject.toml", expand=True)["tool"]["setuptools"]
+    on_disk = {
+        ".".join(d.relative_to(ROOT).parts)
+        for d in (ROOT / "lecture_utils").rglob("*")
+        if d.is_dir() and d.name != "__pycache__" and any(d.iterdir())
+    } | {"lecture_utils"}
+    assert set(config["packages"]) == on_disk, "pyproject.toml's packages.find misses a folder"
+    assert "lecture_utils.checks" in config["packages"]
+    patterns = config["package-data"]["lecture_utils"]
+    shipped = {p for pattern in patterns for p in (ROOT / "lecture_utils").glob(pattern)}
+    assert shipped == set((ROOT / "lecture_utils" / "_data").glob("*.npz")) != set()
+
+
+@pytest.mark.slow
 def test_import_prints_nothing_seeds_nothing_downloads_nothing():
     code = (
         "import socket, torch\n"

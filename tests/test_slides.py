@@ -67,6 +67,7 @@ class _TopSections(HTMLParser):
             self.depth -= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_each_deck_loads_only_local_assets(path, tmp_path):
     deck = slides.build_deck(path, tmp_path)
@@ -146,6 +147,8 @@ def welcome_deck(tmp_path_factory):
     return deck
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_welcome_deck_in_headless_chromium(welcome_deck, tmp_path):
     chromium = shutil.which("chromium")
     if chromium is None:

@@ -193,6 +193,7 @@ class _OneDimensional:
     ndim = 1
 
 
+@pytest.mark.slow
 def test_synthetic_notebooks_execute_as_promised(tmp_path):
     instructor = synthetic_notebook()
     assert run_until_error(instructor, tmp_path, len(instructor.cells) - 1) is None
@@ -313,6 +314,7 @@ def test_command_writes_the_edition_or_nothing(tmp_path):
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.slow
 def test_command_runs_on_its_own_from_any_folder(tmp_path):
     """As `make student` runs it: a fresh interpreter finds editions.py next to the script."""
     nb = tmp_path / "09_synthetic.ipynb"
@@ -373,6 +375,7 @@ def test_student_edition_of_each_notebook(path, editions):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
 def test_student_notebook_stops_at_its_first_exercise(path, editions):
     student = nbformat.read(editions / path.name, as_version=4)

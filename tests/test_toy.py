@@ -168,6 +168,7 @@ def test_ppca_ml_covariance_formula():
 # --- the 1-D model ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_dim_model_against_sampling_and_normalisation():
     toy = OneDimLatentModel()
     x = torch.tensor([[1.0, 0.0], [0.0, 0.6], [3.0, 1.0]], dtype=f64)

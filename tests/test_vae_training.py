@@ -198,6 +198,7 @@ def tiny_run():
     return train_vae(TINY)
 
 
+@pytest.mark.slow
 def test_train_vae_history_and_best_epoch(tiny_run):
     model, history = tiny_run
     assert isinstance(model, VAE) and not model.training
@@ -223,6 +224,7 @@ def test_train_vae_history_and_best_epoch(tiny_run):
     assert all(math.isfinite(v) for v in history["seconds"])
 
 
+@pytest.mark.slow
 def test_train_vae_is_deterministic_and_leaves_global_rng_alone(tiny_run):
     torch.manual_seed(123)
     expected_next = torch.rand(3)
@@ -241,6 +243,7 @@ def test_output_bias_starts_at_the_mean_digit():
     torch.testing.assert_close(torch.sigmoid(model.decoder[-1].bias), images.mean(0).flatten())
 
 
+@pytest.mark.slow
 def test_train_vae_is_the_same_as_setting_schedule_and_warm_up_by_hand():
     """The scheduler and the KL callback reproduce the plain loop that sets the learning rate
     and the KL weight at the start of each epoch, bit for bit."""
@@ -270,6 +273,7 @@ def test_train_vae_is_the_same_as_setting_schedule_and_warm_up_by_hand():
     assert history["best_epoch"] == [recipe.epochs]
 
 
+@pytest.mark.slow
 def test_benchmark_script_reports_validation_and_test_scores():
     """scripts/bench_vae.py end to end on a tiny recipe: the JSON line carries the validation
     ELBO (how recipes are compared) and test scores that obey NLL <= -ELBO on average."""

@@ -327,6 +327,7 @@ def test_benchmark_reports_median_and_p90(models, digits):
     assert stats["moves"] == 10 and stats["median_ms"] >= 0
 
 
+@pytest.mark.slow
 def test_importing_the_notebook_07_modules_has_no_side_effects():
     import subprocess
     import sys
