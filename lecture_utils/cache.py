@@ -78,11 +78,19 @@ def cache_path(
 
 
 def shown(path: Path) -> str:
-    """``path`` for a message, with the home folder written ``~``."""
-    try:
-        return str(Path("~") / Path(path).relative_to(Path.home()))
-    except ValueError:
-        return str(path)
+    """``path`` for a message, with no machine-specific prefix: a path inside the folder named by
+    ``$VAE_COURSE_CACHE`` is written ``$VAE_COURSE_CACHE/...``, one inside the home folder
+    ``~/...``; stored notebook outputs then read the same on every machine."""
+    path = Path(path)
+    env = os.environ.get(CACHE_ENV)
+    for root, label in ((env, f"${CACHE_ENV}"), (str(Path.home()), "~")):
+        if not root:
+            continue
+        try:
+            return str(Path(label) / path.relative_to(Path(root)))
+        except ValueError:
+            pass
+    return str(path)
 
 
 class _Unusable(Exception):

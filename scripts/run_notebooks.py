@@ -10,6 +10,7 @@ bottom in a new kernel, so what nbval later compares is what a student will see.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -25,12 +26,15 @@ TOTAL_BUDGET_S = 180.0
 
 
 class PeakMemory(threading.Thread):
-    """Poll a process tree's resident memory every 20 ms and keep the maximum."""
+    """Poll a process tree's resident memory every 20 ms and keep the maximum; also keep the
+    tree's processor time (user + system seconds, all threads), which grows far less than wall
+    time when other programs compete for the cores."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.proc = psutil.Process(pid)
         self.peak = 0
+        self.cpu = 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -38,12 +42,13 @@ class PeakMemory(threading.Thread):
             try:
                 procs = [self.proc, *self.proc.children(recursive=True)]
                 self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+                self.cpu = max(self.cpu, sum(sum(p.cpu_times()[:2]) for p in procs))
             except psutil.Error:
                 pass
             self.done.wait(0.02)
 
 
-def run(path: Path, write: bool, timeout: int) -> tuple[float, int]:
+def run(path: Path, write: bool, timeout: int) -> tuple[float, float, int]:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -63,7 +68,7 @@ def run(path: Path, write: bool, timeout: int) -> tuple[float, int]:
         for cell in nb.cells:
             cell.get("metadata", {}).pop("execution", None)
         nbformat.write(nb, path)
-    return seconds, monitor.peak
+    return seconds, monitor.cpu, monitor.peak
 
 
 def main() -> None:
@@ -75,14 +80,15 @@ def main() -> None:
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     paths = [p if p.exists() else ROOT / "notebooks" / p for p in paths]
     total, over = 0.0, []
-    print(f"{'notebook':34s} {'wall s':>8s} {'peak MiB':>9s}")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+    print(f"{'notebook':34s} {'wall s':>8s} {'CPU s':>7s} {'peak MiB':>9s}")
     for path in paths:
-        seconds, peak = run(path, args.write, args.timeout)
+        seconds, cpu, peak = run(path, args.write, args.timeout)
         total += seconds
         flag = "  OVER BUDGET" if seconds > BUDGET_S else ""
         if flag:
             over.append(path.name)
-        print(f"{path.name:34s} {seconds:8.1f} {peak / 2**20:9.0f}{flag}", flush=True)
+        print(f"{path.name:34s} {seconds:8.1f} {cpu:7.1f} {peak / 2**20:9.0f}{flag}", flush=True)
     print(
         f"{'total':34s} {total:8.1f}   "
         f"(budget: {BUDGET_S:.0f} s each, {TOTAL_BUDGET_S:.0f} s in all)"

@@ -216,3 +216,15 @@ def test_training_runs_on_the_course_thread_count(tmp_path):
 def test_bad_key_is_a_clear_error(tmp_path):
     with pytest.raises(TypeError, match="key must be a dict"):
         cache.cache_path("x", [1, 2], tmp_path)
+
+
+def test_messages_write_the_cache_variable_not_the_machine_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path / "c"))
+    inside = tmp_path / "c" / "nb07-ae2-0123.pt"
+    assert cache.shown(inside) == os.path.join("$VAE_COURSE_CACHE", "nb07-ae2-0123.pt")
+    elsewhere = tmp_path / "other" / "x.pt"  # outside both the variable's folder and the home
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.shown(elsewhere) == str(elsewhere)
+    messages = []
+    nb07_autoencoder(None, messages.append)
+    assert "$VAE_COURSE_CACHE" in messages[0] and str(tmp_path) not in messages[0]
