@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from lecture_utils.checks import ExerciseError
-from lecture_utils.checks.nb04 import check_log_marginal_mc, check_posterior_on_grid
+from lecture_utils.checks.nb04 import (
+    check_log_marginal_mc,
+    check_posterior_from_joint,
+    check_posterior_on_grid,
+)
 
 
 def prior_draws(latent_dim, n, b, generator):
@@ -50,7 +54,7 @@ def wide_prior(log_likelihood, x, latent_dim, n_samples, generator):
 
 def test_log_marginal_mc_accepts_the_answer(capsys):
     check_log_marginal_mc(good_mc)
-    assert "✓ Exercise 4.1 passed" in capsys.readouterr().out
+    assert "✓ Exercise 4.2 passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -74,8 +78,10 @@ def test_unsolved_stub_gets_the_friendly_message():
         raise NotImplementedError
 
     with pytest.raises(ExerciseError, match="Exercise 4.1: not solved yet"):
-        check_log_marginal_mc(stub)
+        check_posterior_from_joint(stub)
     with pytest.raises(ExerciseError, match="Exercise 4.2: not solved yet"):
+        check_log_marginal_mc(stub)
+    with pytest.raises(ExerciseError, match="Exercise 4.3: not solved yet"):
         check_posterior_on_grid(stub)
 
 
@@ -108,7 +114,7 @@ def transposed(log_prior, log_likelihood, dz):
 def test_posterior_on_grid_accepts_the_answer(capsys):
     check_posterior_on_grid(good_posterior)
     check_posterior_on_grid(lambda lp, ll, dz: good_posterior(lp, ll, dz).float())
-    assert capsys.readouterr().out.count("✓ Exercise 4.2 passed") == 2
+    assert capsys.readouterr().out.count("✓ Exercise 4.3 passed") == 2
 
 
 @pytest.mark.parametrize(
@@ -135,3 +141,77 @@ def test_log_marginal_tolerance_holds_for_other_seeds():
             return good_mc(log_likelihood, x, latent_dim, n_samples, generator)
 
         check_log_marginal_mc(shifted_seed)
+
+
+def good_conditional(joint):
+    return joint / joint.sum(dim=0)
+
+
+def wrong_axis(joint):  # p(x | z): the rows sum to 1
+    return joint / joint.sum(dim=1, keepdim=True)
+
+
+def joint_only(joint):  # forgot to divide by the marginal
+    return joint
+
+
+def divide_by_total(joint):  # "normalised", but over the whole table
+    return joint / joint.sum()
+
+
+def times_marginal(joint):
+    return joint * joint.sum(dim=0)
+
+
+def broadcast_wrong_marginal(joint):  # p(z) without keepdim: fails on (3, 4), silent on (3, 3)
+    return joint / joint.sum(dim=1)
+
+
+def broadcast_on_square_only(joint):  # reaches the square table: the silent case
+    if joint.shape[0] != joint.shape[1]:
+        return good_conditional(joint)
+    return joint / joint.sum(dim=1)
+
+
+def transposed_conditional(joint):
+    return good_conditional(joint).T
+
+
+def bayes_from_the_parts(joint):  # p(x|z) p(z) / p(x): Bayes' rule, the same answer
+    p_z = joint.sum(1, keepdim=True)
+    return (joint / p_z) * p_z / joint.sum(0)
+
+
+def test_posterior_from_joint_accepts_right_answers(capsys):
+    check_posterior_from_joint(good_conditional)
+    check_posterior_from_joint(bayes_from_the_parts)
+    check_posterior_from_joint(lambda joint: good_conditional(joint.float()))
+    assert capsys.readouterr().out.count("✓ Exercise 4.1 passed") == 3
+
+
+@pytest.mark.parametrize(
+    "fn,message",
+    [
+        (wrong_axis, "normalised over the wrong axis"),
+        (joint_only, "You returned the joint"),
+        (divide_by_total, "You returned the joint"),
+        (times_marginal, "multiplied by the marginal"),
+        (broadcast_wrong_marginal, r"raised RuntimeError .* shape \(3, 4\)"),
+        (broadcast_on_square_only, "Column j was divided by p\\(z = j\\)"),
+        (transposed_conditional, r"expected shape \(3, 4\), got \(4, 3\)"),
+    ],
+)
+def test_posterior_from_joint_explains_mistakes(fn, message):
+    with pytest.raises(ExerciseError, match=message):
+        check_posterior_from_joint(fn)
+
+
+def test_posterior_from_joint_reference_is_a_conditional():
+    """The by-hand reference: columns sum to 1 and times p(x) give the joint back."""
+    from lecture_utils.checks.nb04 import _conditional_by_hand, _joint_table
+
+    joint = _joint_table(3, 4, 0)
+    cond = _conditional_by_hand(joint).double()
+    torch.testing.assert_close(cond.sum(0), torch.ones(4, dtype=torch.float64))
+    torch.testing.assert_close(cond * joint.sum(0), joint)
+    assert not torch.allclose(cond.sum(1), torch.ones(3, dtype=torch.float64))

@@ -1,6 +1,7 @@
 """Checks for the exercises of 04_latent_variable_models.
 
-References are exact: the marginal log N(x; b, W W^T + sigma^2 I) of a linear-Gaussian model
+References are exact: a conditional table computed entry by entry in plain Python floats, the
+marginal log N(x; b, W W^T + sigma^2 I) of a linear-Gaussian model
 (Cholesky, in :class:`lecture_utils.toy.LinearGaussian`) and the closed-form Gaussian posterior
 of a 1-D linear-Gaussian model (``torch.distributions.Normal``).
 """
@@ -27,10 +28,77 @@ from lecture_utils.toy import LinearGaussian
 SHIFT = 2000.0  # added to every log-likelihood: exp() of it underflows, logsumexp does not
 
 
+def _conditional_by_hand(joint: torch.Tensor) -> torch.Tensor:
+    """p(z | x) = p(z, x) / sum_z' p(z', x), entry by entry in Python floats: (Z, X) -> (Z, X)."""
+    rows = joint.tolist()
+    n_z, n_x = len(rows), len(rows[0])
+    p_x = [sum(rows[i][j] for i in range(n_z)) for j in range(n_x)]
+    return torch.tensor([[rows[i][j] / p_x[j] for j in range(n_x)] for i in range(n_z)])
+
+
+def _joint_table(n_z: int, n_x: int, seed: int) -> torch.Tensor:
+    """A random joint table p(z, x) of shape (n_z, n_x), float64, summing to 1, no zero entry."""
+    table = torch.rand(n_z, n_x, generator=gen(seed), dtype=torch.float64) + 0.2
+    return table / table.sum()
+
+
+@torch.no_grad()
+def check_posterior_from_joint(posterior_from_joint: Callable) -> None:
+    """Exercise 4.1: p(z | x) from a joint table p(z, x), compared with a by-hand reference.
+
+    Two tables: a (3, 4) one, where dividing by a marginal of the wrong shape raises a
+    broadcasting error, and a square (3, 3) one, where the same mistake runs silently.
+    """
+    name = "Exercise 4.1"
+    for n_z, n_x, seed in [(3, 4, 0), (3, 3, 1)]:
+        joint = _joint_table(n_z, n_x, seed)
+        exact = _conditional_by_hand(joint)
+        try:
+            got = run_student(name, posterior_from_joint, joint.clone())
+        except RuntimeError as err:  # typically a broadcasting error
+            raise ExerciseError(
+                f"{name}: your function raised RuntimeError ({err}) for a joint table of shape "
+                f"{tuple(joint.shape)}. p(x) = joint.sum(dim=0) has shape (X,) and lines up with "
+                "the columns; a sum over dim=1 gives p(z), shape (Z,), which does not."
+            ) from None
+        expect_shape(
+            name,
+            got,
+            (n_z, n_x),
+            "Return a table of the same shape (Z, X) as joint: row i is z = i, column j is "
+            "x = j, and entry (i, j) is p(z = i | x = j).",
+        )
+        p_x, p_z = joint.sum(0), joint.sum(1)
+        variants = {
+            "Your rows sum to 1: that is p(x | z) = p(z, x) / p(z), normalised over the wrong "
+            "axis. For p(z | x) each column (one value of x) must sum to 1: divide by "
+            "p(x) = joint.sum(dim=0).": joint / p_z[:, None],
+            "You returned the joint p(z, x) itself: a conditional is joint / marginal, so "
+            "divide each column by p(x) = joint.sum(dim=0).": joint,
+            "You multiplied by the marginal p(x) instead of dividing by it: "
+            "p(z | x) = p(z, x) / p(x).": joint * p_x,
+        }
+        if n_z == n_x:  # the wrong-axis marginal broadcasts silently only on a square table
+            variants[
+                "Column j was divided by p(z = j): joint.sum(dim=1) has shape (Z,), and "
+                "broadcasting lines it up with the columns, not the rows. Divide by "
+                "p(x) = joint.sum(dim=0), the marginal of the variable you condition on."
+            ] = joint / p_z
+        hint = matching_hint(
+            got,
+            variants,
+            "Sum rule: p(x) = sum over z of p(z, x), i.e. joint.sum(dim=0), shape (X,). "
+            "Then p(z | x) = p(z, x) / p(x): every column sums to 1.",
+            atol=1e-9,
+        )
+        expect_close(name, got, exact, rtol=1e-6, atol=1e-9, hint=hint)
+    passed(name, "every column of p(z | x) sums to 1 and matches joint / marginal, entry by entry")
+
+
 @torch.no_grad()
 def check_log_marginal_mc(log_marginal_mc: Callable) -> None:
-    """Exercise 4.1: log p(x) from S prior samples, compared with the exact log p(x)."""
-    name = "Exercise 4.1"
+    """Exercise 4.2: log p(x) from S prior samples, compared with the exact log p(x)."""
+    name = "Exercise 4.2"
     model = LinearGaussian.random(3, 2, sigma=1.0, generator=gen(0))
     x, _ = model.sample(4, gen(1))
     n = 20_000
@@ -98,8 +166,8 @@ def _posterior_case(x: torch.Tensor, a: float, c: float, s: float, grid: torch.T
 
 @torch.no_grad()
 def check_posterior_on_grid(posterior_on_grid: Callable) -> None:
-    """Exercise 4.2: Bayes' rule on a grid of z, compared with a closed-form Gaussian posterior."""
-    name = "Exercise 4.2"
+    """Exercise 4.3: Bayes' rule on a grid of z, compared with a closed-form Gaussian posterior."""
+    name = "Exercise 4.3"
     grid = torch.linspace(-6.0, 6.0, 1201, dtype=torch.float64)
     dz = float(grid[1] - grid[0])
     x = torch.tensor([-2.0, 0.5, 3.0], dtype=torch.float64)
