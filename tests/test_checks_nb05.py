@@ -89,6 +89,14 @@ def make_mc(
     return mc_elbo
 
 
+def log_of_mean_elbo(log_joint, x, q_mean, q_logvar, n_samples, generator):
+    """The walkthrough's mistake: line (c), logsumexp - log S, instead of the mean of the logs."""
+    eps = torch.randn(n_samples, *q_mean.shape, generator=generator, dtype=q_mean.dtype)
+    z = q_mean + (0.5 * q_logvar).exp() * eps
+    terms = log_joint(x, z) - log_diag_normal(z, q_mean, q_logvar.exp())
+    return torch.logsumexp(terms, dim=0) - math.log(n_samples)
+
+
 def test_mc_elbo_accepts_the_answer(capsys):
     check_mc_elbo(make_mc())
     assert "✓ Exercise 5.1 passed" in capsys.readouterr().out
@@ -109,6 +117,7 @@ def test_mc_elbo_tolerance_is_not_luck():
     [
         (make_mc(with_log_q=False), "left out '- log q"),
         (make_mc(log_2pi=0.0), r"misses the constant of the Gaussian density"),
+        (log_of_mean_elbo, r"log of the average"),
         (make_mc(prior=True), "not from the prior"),
         (make_mc(std=lambda lv: lv.exp()), r"not exp\(logvar\)"),
         (make_mc(sign=-1.0), "Wrong sign"),
@@ -303,3 +312,14 @@ def test_mc_elbo_case_separates_the_two_log_q_mistakes():
     K = q_mean.shape[1]
     entropy = 0.5 * (1 + LOG_2PI + q_logvar).sum(1)
     assert ((entropy - 0.5 * K * LOG_2PI).abs() > 0.5).all()  # well beyond the 0.2-nat tolerance
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mc_elbo_log_of_mean_is_named_with_other_draws(seed):
+    """The 'log of the average' hint does not rely on the student drawing exactly like the check."""
+
+    def fn(*args):
+        return log_of_mean_elbo(*args[:-1], torch.Generator().manual_seed(100 + seed))
+
+    with pytest.raises(ExerciseError, match="log of the average"):
+        check_mc_elbo(fn)

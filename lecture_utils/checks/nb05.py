@@ -124,6 +124,14 @@ def _gaussian_cross_terms(model, x, m, sample_var, log_q_var):
     return e_log_lik + e_log_prior - e_log_q
 
 
+def _log_mean_weight(model, x, q_mean, q_logvar, n, generator):
+    """log (1/n) sum_s p(x, z_s) / q(z_s|x) with z_s ~ q: line (c), the log of the average -> (B,)."""
+    eps = torch.randn(n, *q_mean.shape, generator=generator, dtype=f64)
+    z = q_mean + (0.5 * q_logvar).exp() * eps
+    log_q = -0.5 * (LOG_2PI + q_logvar + eps**2).sum(-1)
+    return torch.logsumexp(model.log_joint(x, z) - log_q, dim=0) - torch.log(torch.tensor(float(n)))
+
+
 @torch.no_grad()
 def check_mc_elbo(mc_elbo: Callable) -> None:
     """Exercise 5.1: a Monte Carlo ELBO, against the closed-form ELBO of a linear-Gaussian model."""
@@ -151,6 +159,10 @@ def check_mc_elbo(mc_elbo: Callable) -> None:
             model, x, q_mean, (2 * q_logvar).exp(), q_logvar
         ),
         "Wrong sign: return the mean of log p(x, z) - log q(z|x).": -expected,
+        "You took the log of the average of p(x, z) / q(z|x) (line (c), about log p(x)); the "
+        "ELBO is the average of the logs, log p(x, z) - log q(z|x), with no logsumexp.": (
+            _log_mean_weight(model, x, q_mean, q_logvar, n, gen(3))
+        ),
     }
     hint = matching_hint(
         got,
@@ -160,7 +172,7 @@ def check_mc_elbo(mc_elbo: Callable) -> None:
         "log q(z|x) over the S samples.",
         atol=0.2,
     )
-    expect_close(name, got, expected, rtol=0, atol=0.2, hint=hint)  # about 5 standard errors
+    expect_close(name, got, expected, rtol=0, atol=0.2, hint=hint)  # about 8 standard errors
     again = run_student(name, mc_elbo, model.log_joint, x, q_mean, q_logvar, n, gen(3))
     if not torch.equal(torch.as_tensor(again), got):
         raise ExerciseError(
