@@ -9,14 +9,14 @@ from lecture_utils.checks import ExerciseError
 from lecture_utils.checks.nb05 import (
     check_elbo_gap,
     check_kl_diag_gaussians,
-    check_log_posterior,
+    check_lecture_chain,
     check_mc_elbo,
 )
 
 LOG_2PI = math.log(2 * math.pi)
 
 
-# --- Exercise 5.4 -------------------------------------------------------------------------------
+# --- Exercise 5.3 -------------------------------------------------------------------------------
 
 
 def kl_terms(mu_q, lv_q, mu_p, lv_p):
@@ -43,7 +43,7 @@ WRONG_KL = {
 def test_kl_accepts_the_answer(capsys):
     check_kl_diag_gaussians(good_kl)
     check_kl_diag_gaussians(lambda *a: good_kl(*a).float())
-    assert capsys.readouterr().out.count("✓ Exercise 5.4 passed") == 2
+    assert capsys.readouterr().out.count("✓ Exercise 5.3 passed") == 2
 
 
 @pytest.mark.parametrize("message", WRONG_KL)
@@ -65,7 +65,12 @@ def log_diag_normal(z, mu, var):
 
 
 def make_mc(
-    std=lambda lv: (0.5 * lv).exp(), prior=False, with_log_q=True, sign=1.0, generator_ok=True
+    std=lambda lv: (0.5 * lv).exp(),
+    prior=False,
+    with_log_q=True,
+    sign=1.0,
+    generator_ok=True,
+    log_2pi=LOG_2PI,
 ):
     def mc_elbo(log_joint, x, q_mean, q_logvar, n_samples, generator):
         eps = torch.randn(
@@ -77,10 +82,19 @@ def make_mc(
         z = eps if prior else q_mean + std(q_logvar) * eps
         terms = log_joint(x, z)
         if with_log_q:
-            terms = terms - log_diag_normal(z, q_mean, q_logvar.exp())
+            var = q_logvar.exp()
+            terms = terms + 0.5 * (log_2pi + var.log() + (z - q_mean) ** 2 / var).sum(-1)
         return sign * terms.mean(0)
 
     return mc_elbo
+
+
+def log_of_mean_elbo(log_joint, x, q_mean, q_logvar, n_samples, generator):
+    """The walkthrough's mistake: line (c), logsumexp - log S, instead of the mean of the logs."""
+    eps = torch.randn(n_samples, *q_mean.shape, generator=generator, dtype=q_mean.dtype)
+    z = q_mean + (0.5 * q_logvar).exp() * eps
+    terms = log_joint(x, z) - log_diag_normal(z, q_mean, q_logvar.exp())
+    return torch.logsumexp(terms, dim=0) - math.log(n_samples)
 
 
 def test_mc_elbo_accepts_the_answer(capsys):
@@ -102,6 +116,8 @@ def test_mc_elbo_tolerance_is_not_luck():
     "fn,message",
     [
         (make_mc(with_log_q=False), "left out '- log q"),
+        (make_mc(log_2pi=0.0), r"misses the constant of the Gaussian density"),
+        (log_of_mean_elbo, r"log of the average"),
         (make_mc(prior=True), "not from the prior"),
         (make_mc(std=lambda lv: lv.exp()), r"not exp\(logvar\)"),
         (make_mc(sign=-1.0), "Wrong sign"),
@@ -117,40 +133,88 @@ def test_mc_elbo_explains_mistakes(fn, message):
 # --- Exercise 5.2 -------------------------------------------------------------------------------
 
 
-def good_log_posterior(log_joint, x, z, log_px):
-    return log_joint(x, z) - log_px
+def good_chain(log_lik, log_prior, log_q, log_post):
+    return {
+        "bayes": log_lik + log_prior - log_post,
+        "reconstruction": log_lik,
+        "kl_prior": log_q - log_prior,
+        "kl_posterior": log_q - log_post,
+    }
 
 
-def likelihood_only(log_joint, x, z, log_px):
-    """log p(x|z) - log p(x): the joint minus the standard normal log-prior of z."""
-    return log_joint(x, z) + 0.5 * (LOG_2PI + z**2).sum(-1) - log_px
+def chain_with(**changes):
+    """The right chain with some lines replaced by functions of the four log-densities."""
+
+    def chain(log_lik, log_prior, log_q, log_post):
+        lines = good_chain(log_lik, log_prior, log_q, log_post)
+        for key, fn in changes.items():
+            lines[key] = fn(log_lik, log_prior, log_q, log_post)
+        return lines
+
+    return chain
 
 
-def test_log_posterior_accepts_the_answer(capsys):
-    check_log_posterior(good_log_posterior)
-    check_log_posterior(lambda lj, x, z, lp: (lj(x, z) - lp[None, :]).float())
+def test_lecture_chain_accepts_the_answer(capsys):
+    check_lecture_chain(good_chain)
+    check_lecture_chain(lambda *a: {k: v.float() for k, v in good_chain(*a).items()})
     assert capsys.readouterr().out.count("✓ Exercise 5.2 passed") == 2
+
+
+def test_lecture_chain_bayes_line_is_log_px_everywhere():
+    """The check's reference: the 'Bayes' rule' line is the exact log p(x) at every code."""
+    from lecture_utils.checks.nb05 import _chain_case, _linear_gaussian_case
+
+    model, x, _, _ = _linear_gaussian_case()
+    case = _chain_case()
+    bayes = case["log_lik"] + case["log_prior"] - case["log_post"]
+    torch.testing.assert_close(bayes, model.log_marginal(x).expand_as(bayes))
 
 
 @pytest.mark.parametrize(
     "fn,message",
     [
-        (lambda lj, x, z, lp: lj(x, z), "You returned log p\\(x, z\\)"),
-        (lambda lj, x, z, lp: lj(x, z) + lp, "not adding it"),
-        (lambda *a: -good_log_posterior(*a), "Wrong sign"),
-        (lambda lj, x, z, lp: lj(x, z) - lp.mean(), "each point's own log p\\(x\\)"),
-        (likelihood_only, "misses the prior"),
-        (lambda *a: good_log_posterior(*a).exp(), "not the density"),
-        (lambda *a: good_log_posterior(*a).mean(0), r"expected shape \(4, 3\), got \(3,\)"),
-        (lambda *a: good_log_posterior(*a) + 0.01, r"Bayes' rule in logs"),
+        # the 'Bayes' rule' line
+        (chain_with(bayes=lambda li, pr, q, po: li - po), "numerator of Bayes' rule"),
+        (chain_with(bayes=lambda li, pr, q, po: po - li - pr), "Upside down"),
+        (chain_with(bayes=lambda li, pr, q, po: li + pr + po), "not adding it"),
+        (chain_with(bayes=lambda li, pr, q, po: li + pr), r"That is log p\(x, z\)"),
+        # the three terms of the 'logarithms' line
+        (chain_with(reconstruction=lambda li, pr, q, po: li + pr), r"log p\(x\|z\) alone"),
+        (chain_with(reconstruction=lambda li, pr, q, po: li + pr - po), "whole 'Bayes' rule'"),
+        (chain_with(kl_prior=lambda li, pr, q, po: pr - q), "in front of the KL"),
+        (chain_with(kl_prior=lambda li, pr, q, po: q - po), r"compares q with the prior p\(z\)\."),
+        (chain_with(kl_prior=lambda li, pr, q, po: -pr), r"log q\(z\|x\) - log p\(z\);"),
+        (chain_with(kl_posterior=lambda li, pr, q, po: po - q), "other way round"),
+        (chain_with(kl_posterior=lambda li, pr, q, po: q - pr), r"posterior p\(z\|x\)\.$"),
+        (chain_with(kl_posterior=lambda li, pr, q, po: -po), r"log q\(z\|x\) - log p\(z\|x\);"),
+        # both KL terms swapped: the sum is still right, each term is not
+        (
+            chain_with(
+                kl_prior=lambda li, pr, q, po: q - po, kl_posterior=lambda li, pr, q, po: q - pr
+            ),
+            "'kl_prior'.*compares q with the prior",
+        ),
+        # structure, shapes, values
+        (lambda *a: list(good_chain(*a).values()), r"return a dict with exactly the keys"),
+        (lambda *a: {k: v for k, v in good_chain(*a).items() if k != "bayes"}, "exactly the keys"),
+        (chain_with(bayes=lambda li, pr, q, po: (li + pr - po).mean(0)), r"shape \(6, 3\)"),
+        (chain_with(kl_prior=lambda li, pr, q, po: (q - pr).exp().log() * 1.01), "middle term"),
+        (
+            chain_with(bayes=lambda li, pr, q, po: (li + pr - po).exp().log() + 0.5),
+            "value is log p",
+        ),
+        (
+            chain_with(reconstruction=lambda li, pr, q, po: li.exp().log() - li.exp().log() / 0),
+            "NaN",
+        ),
     ],
 )
-def test_log_posterior_explains_mistakes(fn, message):
+def test_lecture_chain_explains_mistakes(fn, message):
     with pytest.raises(ExerciseError, match=message):
-        check_log_posterior(fn)
+        check_lecture_chain(fn)
 
 
-# --- Exercise 5.3 -------------------------------------------------------------------------------
+# --- Exercise 5.4 -------------------------------------------------------------------------------
 
 
 def kl_full(m, S, mu, C):
@@ -186,7 +250,7 @@ def reversed_gap(q_mean, q_logvar, post_mean, post_cov):
 
 def test_elbo_gap_accepts_the_answer(capsys):
     check_elbo_gap(good_gap)
-    assert "✓ Exercise 5.3 passed" in capsys.readouterr().out
+    assert "✓ Exercise 5.4 passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -210,10 +274,52 @@ def test_stubs_get_the_friendly_message():
         raise NotImplementedError
 
     for check, number in [
-        (check_kl_diag_gaussians, "5.4"),
+        (check_kl_diag_gaussians, "5.3"),
         (check_mc_elbo, "5.1"),
-        (check_log_posterior, "5.2"),
-        (check_elbo_gap, "5.3"),
+        (check_lecture_chain, "5.2"),
+        (check_elbo_gap, "5.4"),
     ]:
         with pytest.raises(ExerciseError, match=f"Exercise {number}: not solved yet"):
             check(stub)
+
+
+def logvar_as_variance_gap(q_mean, q_logvar, post_mean, post_cov):
+    """The walkthrough's mistake: q_logvar used as the variance, so its log is taken (NaN)."""
+    C_inv = torch.linalg.inv(post_cov)
+    d = post_mean - q_mean
+    trace = (C_inv.diagonal() * q_logvar).sum(1)
+    mahalanobis = ((d @ C_inv) * d).sum(1)
+    log_dets = torch.logdet(post_cov) - q_logvar.log().sum(1)
+    return 0.5 * (trace + mahalanobis - q_mean.shape[1] + log_dets)
+
+
+def test_nan_messages_name_the_likely_cause():
+    with pytest.raises(ExerciseError, match=r"NaN.*log of a variance.*logvar.sum") as info:
+        check_elbo_gap(logvar_as_variance_gap)
+    assert "One gap per example" not in str(info.value)
+    with pytest.raises(ExerciseError, match=r"NaN.*log of a variance") as info:
+        check_kl_diag_gaussians(
+            lambda mq, lq, mp, lp: good_kl(mq, lq.exp().log(), mp, lp) + lq.log().sum(-1)
+        )
+    assert "Sum the KL" not in str(info.value)
+
+
+def test_mc_elbo_case_separates_the_two_log_q_mistakes():
+    """Walkthrough B3: with sum(logvar) = -K the two mistakes gave the same number."""
+    from lecture_utils.checks.nb05 import _linear_gaussian_case
+
+    _, _, q_mean, q_logvar = _linear_gaussian_case()
+    K = q_mean.shape[1]
+    entropy = 0.5 * (1 + LOG_2PI + q_logvar).sum(1)
+    assert ((entropy - 0.5 * K * LOG_2PI).abs() > 0.5).all()  # well beyond the 0.2-nat tolerance
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mc_elbo_log_of_mean_is_named_with_other_draws(seed):
+    """The 'log of the average' hint does not rely on the student drawing exactly like the check."""
+
+    def fn(*args):
+        return log_of_mean_elbo(*args[:-1], torch.Generator().manual_seed(100 + seed))
+
+    with pytest.raises(ExerciseError, match="log of the average"):
+        check_mc_elbo(fn)
