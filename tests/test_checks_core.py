@@ -94,3 +94,6 @@ def test_nan_message_names_the_likely_cause_not_the_shape_hint():
     with pytest.raises(ExerciseError) as info:
         expect_shape("Exercise 4.2", torch.tensor([float("nan")]), (1,), hint="exp() underflows")
     assert str(info.value).endswith("exp() underflows") and "Likely causes" not in str(info.value)
+    with pytest.raises(ExerciseError, match="Likely causes") as info:  # "information" is no "inf"
+        expect_shape("Exercise 9.9", torch.tensor([float("nan")]), (1,), hint="more information")
+    assert "more information" not in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,7 +47,7 @@ NAN_CAUSES = (
 """The generic explanation of a NaN/inf result (a check's shape or value hint is about
 something else, so it is not shown for NaN unless it mentions NaN, inf or underflow)."""
 
-_NAN_WORDS = ("nan", "inf", "underflow", "overflow")
+_NAN_WORDS = re.compile(r"\b(nan|inf|infinite|underflows?|overflows?)\b", re.IGNORECASE)
 
 
 def nan_message(name: str, got: torch.Tensor, hint: str = "") -> str:
@@ -61,7 +62,7 @@ def nan_message(name: str, got: torch.Tensor, hint: str = "") -> str:
         for word, mask in (("NaN", torch.isnan(got)), ("inf", torch.isinf(got)))
         if bool(mask.any())
     ]
-    why = hint if any(w in hint.lower() for w in _NAN_WORDS) else NAN_CAUSES
+    why = hint if _NAN_WORDS.search(hint) else NAN_CAUSES
     return (
         f"{name}: the result contains {' and '.join(kinds)} values ({bad} of {got.numel()} "
         f"entries). {why}"
