@@ -163,8 +163,10 @@ TERMS: dict[str, tuple[str, str]] = {
     ),
     "reverse / forward KL": (
         "역방향 / 순방향 KL",
-        "KL(q‖p) seeks a mode; KL(p‖q) covers all the mass",
+        "KL(q‖p) is mode-seeking; KL(p‖q) is mass-covering",
     ),
+    "linear-Gaussian model": ("선형 가우시안 모델", "z ~ N(0, I), x = W z + b + Gaussian noise"),
+    "precision matrix": ("정밀도 행렬", "the inverse of a covariance matrix, Λ = Σ⁻¹"),
     "gap (of the bound)": ("(하한의) 간극", "log p(x) - ELBO = KL(q(z|x) ‖ p(z|x))"),
     "closed form": ("닫힌 형태 (해석적 해)", "an exact formula, no sampling or iteration"),
     "reconstruction term": ("재구성 항", "E_q[log p(x|z)], the ELBO's first term"),
