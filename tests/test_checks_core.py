@@ -50,3 +50,50 @@ def test_matching_hint_names_the_first_mistake_reproduced():
     assert matching_hint(2 * right + 0.05, variants, "default", atol=0.1, rtol=0) == "doubled"
     grad = (2 * right).requires_grad_(True)
     assert matching_hint(grad, variants, "default") == "doubled"
+
+
+def test_exercise_error_renders_as_its_message_only():
+    err = ExerciseError("Exercise 1.1: values differ.\nSecond line.")
+    assert err._render_traceback_() == [
+        "ExerciseError: Exercise 1.1: values differ.",
+        "Second line.",
+    ]
+    assert ExerciseError()._render_traceback_() == ["ExerciseError: "]
+
+
+def test_ipython_shows_a_failed_check_without_the_checks_source(capsys):
+    shell = pytest.importorskip("IPython.core.interactiveshell").InteractiveShell()
+    try:
+        # A wrong answer to a check whose default hint holds the answer: the hint may only
+        # reach the student when it is the message, never as a line of the check's source.
+        result = shell.run_cell(
+            "from lecture_utils.checks import expect_close\n"
+            "import torch\n"
+            "expect_close('Exercise 9.9', torch.zeros(2), torch.ones(2), hint='SECRET')\n"
+        )
+    finally:
+        shell.clear_instance()
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert isinstance(result.error_in_exec, ExerciseError)
+    assert "ExerciseError: Exercise 9.9: values differ." in text
+    assert "raise ExerciseError(" not in text and "core.py" not in text
+    assert text.count("SECRET") == 1  # once, in the message
+
+
+def test_nan_message_names_the_likely_cause_not_the_shape_hint():
+    logvar = torch.tensor([-1.0, 0.5])
+    with pytest.raises(ExerciseError) as info:
+        expect_shape("Exercise 5.3", torch.log(logvar), (2,), hint="One gap per example: (B,).")
+    msg = str(info.value)
+    assert "NaN values (1 of 2 entries)" in msg and "log() of 0 or of a negative" in msg
+    assert "One gap per example" not in msg
+    with pytest.raises(ExerciseError, match=r"contains inf values \(1 of 1 entries\)"):
+        expect_close("Exercise 6.2", torch.tensor([float("inf")]), torch.ones(1), hint="scalar")
+    # a hint that is itself about non-finite values replaces the generic causes
+    with pytest.raises(ExerciseError) as info:
+        expect_shape("Exercise 4.2", torch.tensor([float("nan")]), (1,), hint="exp() underflows")
+    assert str(info.value).endswith("exp() underflows") and "Likely causes" not in str(info.value)
+    with pytest.raises(ExerciseError, match="Likely causes") as info:  # "information" is no "inf"
+        expect_shape("Exercise 9.9", torch.tensor([float("nan")]), (1,), hint="more information")
+    assert "more information" not in str(info.value)

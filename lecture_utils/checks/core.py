@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,7 +10,19 @@ import torch
 
 
 class ExerciseError(AssertionError):
-    """An exercise's answer is wrong; the message says what is off and gives a hint."""
+    """An exercise's answer is wrong; the message says what is off and gives a hint.
+
+    In Jupyter a failed check shows only ``ExerciseError: <message>``: IPython asks an exception
+    for :meth:`_render_traceback_` before it formats a traceback, and this one returns the
+    message lines alone. A full traceback would run through the check's source, whose default
+    hints can spell out the answer, and would bury the one useful line. (Plain Python and
+    pytest still show the whole traceback.)
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows for this error: its name and message, no source lines."""
+        lines = str(self).splitlines() or [""]
+        return [f"{type(self).__name__}: {lines[0]}", *lines[1:]]
 
 
 def run_student(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -24,8 +37,44 @@ def run_student(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
         ) from None
 
 
+NAN_CAUSES = (
+    "Likely causes: log() of 0 or of a negative number (for example a log-variance used "
+    "where the variance belongs, log(logvar)); exp() of a large number overflowing to inf "
+    "(exp(var) for exp(logvar)), or of a very negative one underflowing to 0 before a log or "
+    "a division (0/0 is NaN; work in log space with torch.logsumexp). Print each intermediate "
+    "value on a small input to find the step."
+)
+"""The generic explanation of a NaN/inf result (a check's shape or value hint is about
+something else, so it is not shown for NaN unless it mentions NaN, inf or underflow)."""
+
+_NAN_WORDS = re.compile(r"\b(nan|inf|infinite|underflows?|overflows?)\b", re.IGNORECASE)
+
+
+def nan_message(name: str, got: torch.Tensor, hint: str = "") -> str:
+    """The message for a result with NaN or inf entries: how many, and their likely cause.
+
+    ``hint`` is appended only when it is about non-finite values (mentions NaN, inf, underflow
+    or overflow); otherwise :data:`NAN_CAUSES` explains what usually produces them.
+    """
+    bad = int((~torch.isfinite(got)).sum())
+    kinds = [
+        word
+        for word, mask in (("NaN", torch.isnan(got)), ("inf", torch.isinf(got)))
+        if bool(mask.any())
+    ]
+    why = hint if _NAN_WORDS.search(hint) else NAN_CAUSES
+    return (
+        f"{name}: the result contains {' and '.join(kinds)} values ({bad} of {got.numel()} "
+        f"entries). {why}"
+    ).strip()
+
+
 def expect_shape(name: str, got: Any, shape: Sequence[int], hint: str = "") -> torch.Tensor:
-    """Fail unless ``got`` is a floating tensor of exactly ``shape``."""
+    """Fail unless ``got`` is a finite floating tensor of exactly ``shape``.
+
+    ``hint`` is added to the messages about a wrong type or shape; a NaN/inf result gets
+    :func:`nan_message` instead.
+    """
     if not isinstance(got, torch.Tensor):
         raise ExerciseError(
             f"{name}: expected a torch.Tensor, got {type(got).__name__}. {hint}".strip()
@@ -37,7 +86,7 @@ def expect_shape(name: str, got: Any, shape: Sequence[int], hint: str = "") -> t
     if not got.is_floating_point():
         raise ExerciseError(f"{name}: expected a floating-point tensor, got {got.dtype}.")
     if not torch.isfinite(got).all():
-        raise ExerciseError(f"{name}: the result contains NaN or inf values. {hint}".strip())
+        raise ExerciseError(nan_message(name, got, hint))
     return got
 
 
