@@ -1,7 +1,9 @@
 """Checks for the exercises of 07_latent_explorer.
 
 - ``check_slerp``: spherical interpolation, against a rotation in the plane of the two codes
-  (built by Gram-Schmidt, with the angle from atan2), not against the slerp formula;
+  (built by Gram-Schmidt, with the angle from atan2), not against the slerp formula: on a
+  quarter circle, then on codes of different norms at 30 and 150 degrees, where sin Ω = 0.5
+  (at right angles sin Ω = 1 hides a missing division by sin Ω);
 - ``check_slant_direction``: the latent direction that changes a digit's slant, on synthetic
   codes whose true direction is known, and against the normal equations solved directly.
 """
@@ -80,22 +82,65 @@ def check_slerp(slerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torc
         "constant angular speed. Take Ω from the unit vectors: cos Ω = z0·z1 / "
         "(|z0| |z1|), Ω = arccos(...) in radians.",
     )
-    # 2. codes of different norms in 8 dimensions
-    g = torch.Generator().manual_seed(7)
-    z0, z1 = torch.randn(8, generator=g), 2.0 * torch.randn(8, generator=g)
-    t = torch.linspace(0.0, 1.0, 6)
-    got = run_student(SLERP, slerp, z0, z1, t)
-    expect_close(
-        SLERP,
-        got,
-        rotation_reference(z0, z1, t),
-        rtol=1e-4,
-        atol=1e-4,
-        hint="This case has codes of different norms, not at right angles. Take Ω from "
-        "the unit vectors (cos Ω = z0·z1 / (|z0| |z1|)) and weight z0 and z1 "
-        "themselves by sin((1-t)Ω)/sin Ω and sin(tΩ)/sin Ω.",
+    # 2. and 3. codes of different norms at angles far from 90 degrees, where sin Ω != 1
+    for z0, z1, what in _slerp_cases():
+        t = torch.linspace(0.0, 1.0, 6)
+        got = run_student(SLERP, slerp, z0.clone(), z1.clone(), t)
+        got = expect_shape(SLERP, got, (6, len(z0)), "Return one row per value of t: shape (T, K).")
+        ref = rotation_reference(z0, z1, t).float()
+        sin_omega = math.sin(_angle(z0, z1))
+        if torch.allclose(got, sin_omega * ref, rtol=1e-4, atol=1e-4):
+            raise ExerciseError(
+                f"{SLERP}: on {what} (sin Ω = {sin_omega:.3f}) your path is sin Ω times the "
+                "right one: divide both weights by sin Ω, sin((1-t)Ω)/sin Ω and "
+                "sin(tΩ)/sin Ω. (The quarter circle passed because there sin Ω = 1.)"
+            )
+        expect_close(
+            SLERP,
+            got,
+            ref,
+            rtol=1e-4,
+            atol=1e-4,
+            hint=f"This case is {what}. Take Ω from the unit vectors (cos Ω = z0·z1 / "
+            "(|z0| |z1|)) and weight z0 and z1 themselves by sin((1-t)Ω)/sin Ω and "
+            "sin(tΩ)/sin Ω.",
+        )
+    passed(SLERP, "on the quarter circle and on codes of different norms at 30 and 150 degrees")
+
+
+def _angle(z0: torch.Tensor, z1: torch.Tensor) -> float:
+    """The angle between two codes in radians (float64, atan2: accurate near 0 and 180 degrees)."""
+    z0, z1 = z0.double(), z1.double()
+    cos = float(z0 @ z1)
+    sin = float((z0.norm() ** 2 * z1.norm() ** 2 - (z0 @ z1) ** 2).clamp(min=0).sqrt())
+    return math.atan2(sin, cos)
+
+
+def _slerp_cases() -> list[tuple[torch.Tensor, torch.Tensor, str]]:
+    """Two pairs of codes ``(K,)`` of different norms, at 30 degrees (2-D) and 150 degrees (8-D).
+
+    Far from 90 degrees, so that sin Ω is far from 1 (0.5 at both angles): leaving out the
+    division by sin Ω halves the path. The 8-D pair is built in the plane of two random
+    directions (Gram-Schmidt), so its angle is exactly 150 degrees.
+    """
+    a30 = math.radians(30.0)
+    flat = (
+        torch.tensor([0.5, 0.0]),
+        1.5 * torch.tensor([math.cos(a30), math.sin(a30)]),
+        "2-D codes of norms 0.5 and 1.5 at 30 degrees",
     )
-    passed(SLERP, "on the quarter circle and on 8-D codes of different norms")
+    g = torch.Generator().manual_seed(7)
+    u, v = torch.randn(2, 8, generator=g, dtype=torch.float64)
+    u = u / u.norm()
+    v = v - (v @ u) * u
+    v = v / v.norm()
+    a150 = math.radians(150.0)
+    wide = (
+        (2.0 * u).float(),
+        (0.5 * (math.cos(a150) * u + math.sin(a150) * v)).float(),
+        "8-D codes of norms 2 and 0.5 at 150 degrees",
+    )
+    return [flat, wide]
 
 
 def _slant_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
