@@ -215,6 +215,19 @@ TERMS: dict[str, tuple[str, str]] = {
     "linear interpolation (lerp)": ("선형 보간", "(1 - t) z₀ + t z₁"),
     "spherical interpolation (slerp)": ("구면 보간", "a path along a great circle"),
     "manifold": ("다양체 (매니폴드)", "a smooth low-dimensional surface inside a larger space"),
+    "infinite variance": (
+        "무한 분산",
+        "E[w^2] is infinite: a standard error computed from samples of w means nothing",
+    ),
+    "mode-seeking / mass-covering": (
+        "모드 탐색 / 질량 포괄",
+        "KL(q||p) puts q on one peak of p; maximum likelihood makes a model cover all the data",
+    ),
+    "mutual information": (
+        "상호 정보량",
+        "I(x; z): how much the code tells about which image it came from, in nats",
+    ),
+    "whitening": ("백색화", "rescaling codes to mean 0 and identity covariance"),
     "aggregate posterior": (
         "집계 사후 분포",
         "q(z) = (1/N) Σ_n q(z|x_n), where the codes of all the data lie",
