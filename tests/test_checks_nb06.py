@@ -29,6 +29,10 @@ def test_sample_z_accepts_the_reparameterization(capsys):
     "wrong,message",
     [
         (lambda mu, lv, eps: mu + torch.exp(lv) * eps, "variance exp\\(logvar\\)"),
+        (
+            lambda mu, lv, eps: mu + torch.sqrt(lv) * eps,
+            "NaN. Likely cause: sqrt\\(\\) or log\\(\\)",
+        ),
         (lambda mu, lv, eps: mu + lv * eps, "log of the variance"),
         (lambda mu, lv, eps: mu + torch.exp(-0.5 * lv) * eps, "sign"),
         (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps, "mean mu is missing"),
@@ -44,6 +48,7 @@ def test_sample_z_accepts_the_reparameterization(capsys):
     ],
     ids=[
         "variance",
+        "sqrt of logvar",
         "logvar as std",
         "sign",
         "no mean",

@@ -83,9 +83,16 @@ def check_sample_z(
     u = Normal(0.0, 1.0).cdf(eps.double())
     expected = Normal(mu.double(), torch.sqrt(torch.exp(logvar.double()))).icdf(u).float()
     mu_, logvar_ = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+    z = run_student(name, sample_z, mu_, logvar_, eps)
+    if isinstance(z, torch.Tensor) and z.is_floating_point() and torch.isnan(z).any():
+        raise ExerciseError(
+            f"{name}: the result contains NaN. Likely cause: sqrt() or log() of logvar, which is "
+            "negative whenever sigma < 1 (logvar is a log, any real number). The standard "
+            "deviation is sigma = exp(0.5 * logvar)."
+        )
     z = expect_shape(
         name,
-        run_student(name, sample_z, mu_, logvar_, eps),
+        z,
         (4, 3),
         "z has the shape of mu: one code per image and latent dimension.",
     )
