@@ -204,6 +204,11 @@ TERMS: dict[str, tuple[str, str]] = {
     "early stopping": ("조기 종료", "keeping the epoch with the best validation loss"),
     "learning-rate schedule": ("학습률 스케줄", "changing the learning rate during training"),
     "posterior collapse": ("사후 분포 붕괴", "q(z|x) = p(z): the code carries no information"),
+    "per-dimension KL": (
+        "차원별 KL",
+        "each latent dimension's share of KL(q(z|x) || p(z)); the shares add up to the whole",
+    ),
+    "log importance weight": ("로그 중요도 가중치", "log p(x|z) + log p(z) - log q(z|x)"),
     "active units": ("활성 차원 (활성 유닛)", "latent dimensions whose μ_k(x) varies with x"),
     "bits per dimension (here, per pixel)": (
         "차원당 비트 (여기서는 픽셀당)",
