@@ -50,8 +50,20 @@ COURSE_RC = {
 
 def use_course_style() -> None:
     """Set modest figure sizes and dpi for the notebooks (call once in the setup cell;
-    introduced in 00_welcome)."""
+    introduced in 00_welcome).
+
+    In a notebook, figures are also stored at twice the pixel density ("retina"), with their
+    display size unchanged: they stay sharp when the slides or the rendered pages scale them
+    up for a projector.
+    """
     plt.rcParams.update(COURSE_RC)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # plain Python: no inline figures to configure
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def _as_images(images: torch.Tensor, name: str = "images") -> np.ndarray:
