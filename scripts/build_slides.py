@@ -242,11 +242,13 @@ def build_deck(
     out_dir: Path,
     exporter: SlidesExporter | None = None,
     handout: bool = False,
+    draft: bool = False,
 ) -> Path:
     """Write ``out_dir/<name>.slides.html``, the lecture build of the notebook's stored outputs
-    (``handout``: without any code, as ``<name>.handout.html``)."""
+    (``handout``: without any code, as ``<name>.handout.html``; ``draft``: speaker notes and
+    the lecture title may still be missing)."""
     try:
-        nb = lecture_notebook(nbformat.read(notebook, as_version=4), handout=handout)
+        nb = lecture_notebook(nbformat.read(notebook, as_version=4), handout=handout, draft=draft)
     except LectureError as err:
         raise LectureError(f"{notebook.name}: {err}") from None
     for cell in nb.cells:  # links between notebooks become links between decks
@@ -417,6 +419,7 @@ def build_slides(
     cache: Path = CACHE,
     prune: bool = False,
     handout: bool = False,
+    draft: bool = False,
 ) -> list[Path]:
     """Install the assets, then write one lecture deck per notebook and the index page;
     ``handout`` also prints a PDF per lecture (no code) next to the decks.
@@ -425,7 +428,7 @@ def build_slides(
     """
     install_assets(out_dir, cache)
     exporter = make_exporter()
-    decks = [build_deck(path, out_dir, exporter) for path in notebooks]
+    decks = [build_deck(path, out_dir, exporter, draft=draft) for path in notebooks]
     if handout:
         sheets = [build_deck(path, out_dir, exporter, handout=True) for path in notebooks]
         print_handouts(sheets, out_dir)
@@ -448,10 +451,17 @@ def main() -> None:
     parser.add_argument(
         "--handout", action="store_true", help="also print a PDF per lecture (headless chromium)"
     )
+    parser.add_argument(
+        "--draft",
+        action="store_true",
+        help="build even where speaker notes or the lecture title are still missing",
+    )
     args = parser.parse_args()
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     try:
-        decks = build_slides(paths, args.out, prune=not args.notebooks, handout=args.handout)
+        decks = build_slides(
+            paths, args.out, prune=not args.notebooks, handout=args.handout, draft=args.draft
+        )
     except (AssetError, LectureError) as err:
         sys.exit(f"slides not built: {err}")
     for deck in decks:

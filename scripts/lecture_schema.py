@@ -107,9 +107,12 @@ def cell_problems(cell, index: int) -> list[str]:
     return found
 
 
-def problems(nb) -> list[str]:
-    """Every rule of the lecture schema that the notebook ``nb`` breaks."""
+def problems(nb, draft: bool = False) -> list[str]:
+    """Every rule of the lecture schema that the notebook ``nb`` breaks (``draft``: only the
+    cells' own rules, not the speaker notes and the notebook's title, while they are written)."""
     found = [p for i, cell in enumerate(nb.cells) for p in cell_problems(cell, i)]
+    if draft:
+        return found
     meta = nb.metadata.get("lecture")
     if not isinstance(meta, dict) or not all(
         str(meta.get(k, "")).strip() for k in ("title", "covers")
@@ -205,10 +208,10 @@ def _filter_outputs(outputs: list, show: str) -> list:
     return [o for o in outputs if o.get("name") != "stderr"]
 
 
-def lecture_notebook(nb, handout: bool = False):
+def lecture_notebook(nb, handout: bool = False, draft: bool = False):
     """A copy of ``nb`` with only what the lecture slides show, slide types resolved and
     speaker notes as reveal ``notes`` cells; ``handout`` also drops every code input."""
-    problems_found = problems(nb)
+    problems_found = problems(nb, draft)
     if problems_found:
         raise LectureError("lecture metadata:\n  " + "\n  ".join(problems_found))
     out = copy.deepcopy(nb)
