@@ -441,9 +441,7 @@ def test_speaker_view_shows_the_notes_offline(lecture_decks, browser_page):
     out, _ = lecture_decks
     page, blocked, _ = browser_page
     deck = out / "05_mle_and_elbo.slides.html"
-    page.goto(deck.as_uri())
-    page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=60_000)
-    page.evaluate("() => MathJax.startup.promise.then(() => document.fonts.ready)")
+    measure.open_deck(page, deck.as_uri())
     shots = ROOT / "build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.evaluate("() => { Reveal.configure({transition: 'none'}); Reveal.slide(2, 0); }")
@@ -477,8 +475,7 @@ def test_speaker_view_shows_the_notes_offline(lecture_decks, browser_page):
 def test_korean_glossary_is_drawn_in_the_shipped_font(lecture_decks, browser_page):
     out, _ = lecture_decks
     page, _, _ = browser_page
-    page.goto((out / "05_mle_and_elbo.slides.html").as_uri())
-    page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=60_000)
+    measure.open_deck(page, (out / "05_mle_and_elbo.slides.html").as_uri())
     target = page.evaluate(
         "() => Reveal.getIndices(Reveal.getSlides().find(s => /[\\uac00-\\ud7a3]/.test(s.textContent)))"
     )
@@ -513,8 +510,8 @@ def test_index_names_lectures_with_their_minutes(lecture_decks):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_handout_has_one_page_per_slide_and_no_code(tmp_path):
-    _chromium()
+def test_handout_has_one_page_per_slide_and_no_code(tmp_path, browser_page):
+    page, blocked, _ = browser_page
     path = ROOT / "notebooks" / "05_mle_and_elbo.ipynb"
     try:
         slides.install_assets(tmp_path)
@@ -523,7 +520,8 @@ def test_handout_has_one_page_per_slide_and_no_code(tmp_path):
     sheet = slides.build_deck(path, tmp_path, handout=True)
     code = re.findall(r'class="[^"]*jp-InputArea-editor', sheet.read_text(encoding="utf-8"))
     assert not code, f"{len(code)} code inputs in the handout"
-    (pdf,) = slides.print_handouts([sheet], tmp_path)
+    (pdf,) = slides.print_handouts([sheet], tmp_path, page=page)
+    assert not blocked, f"requests that left the file system: {sorted(set(blocked))}"
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
     nb = schema.lecture_notebook(nbformat.read(path, as_version=4))
     expected = sum(c.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for c in nb.cells)
