@@ -90,3 +90,6 @@ clean:  ## the venv and build outputs; keeps build/npm-cache (reveal.js and Math
 
 warm: $(STAMP)  ## train and cache every model the notebooks and the app load (before class)
 	$(BIN)/python scripts/warm.py
+
+present: $(STAMP)  ## JupyterLab on copies in build/present/ (no news popup); the tracked notebooks stay clean
+	$(BIN)/python scripts/present.py
