@@ -90,3 +90,9 @@ constraints: $(STAMP)  ## add pins for new dependencies to constraints.txt (afte
 clean:  ## the venv and build outputs; keeps build/npm-cache (reveal.js and MathJax for the slides)
 	rm -rf $(VENV) dist .pytest_cache *.egg-info
 	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name npm-cache -exec rm -rf {} +; fi
+
+warm: $(STAMP)  ## train and cache every model the notebooks and the app load (before class)
+	$(BIN)/python scripts/warm.py
+
+present: $(STAMP)  ## JupyterLab on copies in build/present/ (no news popup); the tracked notebooks stay clean
+	$(BIN)/python scripts/present.py
