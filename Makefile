@@ -21,7 +21,7 @@ PROBE_S     := 5
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints
+.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints warm present
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
