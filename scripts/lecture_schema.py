@@ -122,8 +122,8 @@ def problems(nb, draft: bool = False) -> list[str]:
         for number, section in enumerate(sections(nb), 1):
             if not section.notes:
                 found.append(
-                    f"section slide {number} (starting {section.first!r}) has no speaker notes; "
-                    "add metadata.lecture.notes to one of its cells"
+                    f"section slide {number} (starting {section.first[:60]!r}) has no speaker "
+                    "notes; add metadata.lecture.notes to one of its cells"
                 )
     return found
 
@@ -170,7 +170,7 @@ def sections(nb) -> list[Section]:
         if kind == "slide" or not result:
             text = str(_decision(cell).get("text", cell.source)).strip()
             title = text.splitlines()[0] if text else ""
-            result.append(Section(first=title[:60]))
+            result.append(Section(first=title))
             kind = "slide"
             result[-1].notes.extend(waiting_notes)
             waiting_notes = []
