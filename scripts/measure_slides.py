@@ -84,15 +84,20 @@ _MEASURE = r"""
 """
 
 
-def measure_deck(page, deck: Path) -> list[dict]:
-    """One dict per slide of ``deck`` (see the module docstring), in reveal's order."""
-    page.goto(deck.resolve().as_uri())
+def open_deck(page, url: str) -> None:
+    """Load a deck and wait until reveal is ready, the maths is typeset and the fonts loaded."""
+    page.goto(url)
     page.wait_for_function(
         "() => window.Reveal && Reveal.isReady() && window.MathJax"
         " && MathJax.startup && MathJax.startup.promise",
         timeout=60_000,
     )
     page.evaluate("() => MathJax.startup.promise.then(() => document.fonts.ready)")
+
+
+def measure_deck(page, deck: Path) -> list[dict]:
+    """One dict per slide of ``deck`` (see the module docstring), in reveal's order."""
+    open_deck(page, deck.resolve().as_uri())
     page.evaluate("() => Reveal.configure({fragments: false, transition: 'none'})")
     stacks = page.evaluate(
         "() => [...document.querySelectorAll('.reveal .slides > section')]"

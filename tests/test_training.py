@@ -1,3 +1,6 @@
+import io
+import math
+
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -184,3 +187,119 @@ def test_fit_from_seed_repeats_itself_and_leaves_the_global_random_state_alone()
     (a, ha), (b, hb), (c, _) = runs
     assert torch.equal(a.weight, b.weight) and ha == hb and len(ha["loss"]) == 2
     assert not torch.equal(a.weight, c.weight)
+
+
+# ----------------------------------------------------------------------------- progress
+class FakeHandle:
+    """Stands in for IPython's DisplayHandle: records every state the display is given."""
+
+    def __init__(self, states):
+        self.states = states
+
+    def update(self, bundle, raw=False):
+        assert raw
+        self.states.append(bundle)
+
+
+@pytest.fixture()
+def fake_notebook(monkeypatch):
+    """Pretend to run in a Jupyter kernel; returns the list of the display's states in order."""
+    from IPython import display as ipython_display
+
+    import lecture_utils.training as training
+
+    states = []
+
+    def fake_display(bundle, raw=False, display_id=None):
+        assert raw and display_id is True
+        states.append(bundle)
+        return FakeHandle(states)
+
+    monkeypatch.setattr(training, "in_notebook", lambda: True)
+    monkeypatch.setattr(ipython_display, "display", fake_display)
+    return states
+
+
+def test_progress_in_a_notebook_starts_and_ends_empty(fake_notebook):
+    from lecture_utils.training import Progress
+
+    torch.manual_seed(0)
+    train, _ = loaders()
+    hist = fit(Autoencoder(2, (8,)), recon, train, 3, callbacks=[Progress(3, label="ae")])
+    states = fake_notebook
+    # first state empty (what nbval compares), last state empty (what a notebook stores)
+    assert states[0] == {} and states[-1] == {}
+    shown = [s["text/plain"] for s in states[1:-1]]
+    assert len(shown) == 4 and shown[0].startswith("ae  ") and "0/3 epochs" in shown[0]
+    for k, text in enumerate(shown[1:], start=1):
+        assert f" {k}/3 epochs · loss {hist['loss'][k - 1]:.4g} · " in text
+        assert text.endswith("left")
+    assert shown[-1].count("█") == 20 and "about 0 s left" in shown[-1]
+
+
+def test_fit_adds_its_own_progress_unless_quiet_or_given_one(fake_notebook):
+    from lecture_utils.training import Progress
+
+    train, _ = loaders()
+    fit(Autoencoder(2, (8,)), recon, train, 2, quiet=True)
+    assert fake_notebook == []
+    fit(Autoencoder(2, (8,)), recon, train, 2)
+    assert len(fake_notebook) == 5 and "training  " in fake_notebook[1]["text/plain"]
+    fake_notebook.clear()
+    fit(Autoencoder(2, (8,)), recon, train, 2, callbacks=[Progress(2, label="mine")])
+    assert [s["text/plain"].split()[0] for s in fake_notebook[1:-1]] == ["mine"] * 3
+
+
+def test_progress_is_emptied_when_training_fails(fake_notebook):
+    from lecture_utils.training import Progress
+
+    train, _ = loaders()
+
+    def nan_after_first_epoch(model, batch):
+        out = recon(model, batch)
+        return out if len(fake_notebook) < 3 else {"loss": out["loss"] * math.nan}
+
+    with pytest.raises(FloatingPointError):
+        fit(Autoencoder(2, (8,)), nan_after_first_epoch, train, 3, callbacks=[Progress(3)])
+    assert fake_notebook[-1] == {}
+
+
+def test_progress_outside_a_notebook_prints_nothing_unless_given_a_stream(capsys):
+    from lecture_utils.training import Progress, fit_from_seed, in_notebook
+
+    assert not in_notebook()
+    train, _ = loaders()
+    fit(Autoencoder(2, (8,)), recon, train, 2)
+    images = torch.rand(40, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    fit_from_seed(
+        lambda: torch.nn.Linear(16, 16), images, lambda m, b: m(b[0].flatten(1)).pow(2).mean(), 2
+    )
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+    stream = io.StringIO()
+    bar = Progress(2, label="tiny", to=stream)
+    fit(Autoencoder(2, (8,)), recon, train, 2, callbacks=[bar])
+    assert "tiny" in stream.getvalue() and "2/2" in stream.getvalue()
+    assert [line.split()[2] for line in bar.lines] == ["0/2", "1/2", "2/2"]
+    assert capsys.readouterr().out == ""
+
+
+def test_progress_line_and_bad_arguments():
+    from lecture_utils.training import Progress
+
+    p = Progress(4, label="m")
+    assert p.line(0, None, 0.0) == "m  " + "░" * 20 + "  0/4 epochs"
+    assert p.line(1, 2.5, 90.0) == (
+        "m  █████" + "░" * 15 + "  1/4 epochs · loss 2.5 · 1 min 30 s, about 4 min 30 s left"
+    )
+    with pytest.raises(ValueError, match="epochs"):
+        Progress(0)
+    with pytest.raises(ValueError, match="to must be 'auto', None or a text stream"):
+        Progress(3, to="stderr")
+    with pytest.raises(TypeError, match="to must be"):
+        Progress(3, to=3)
+    with pytest.raises(TypeError, match="label"):
+        Progress(3, label=None)
+    with pytest.raises(TypeError, match="quiet"):
+        fit(Autoencoder(2), recon, loaders()[0], 1, quiet="yes")
