@@ -167,10 +167,12 @@ def make_student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> 
     number = int(name[:2]) if name[:2].isdigit() else None
     student = copy.deepcopy(nb)
     student.metadata.pop("widgets", None)
+    student.metadata.pop("lecture", None)
     cells, regions, dropped = [], {}, []
     pointer = None
     for index, cell in enumerate(student.cells):
         tags = set(cell.get("metadata", {}).get("tags", []))
+        cell.get("metadata", {}).pop("lecture", None)  # slide text and speaker notes (answers)
         where = f"{name}, cell {index}"
         if REMOVE_TAG in tags:
             dropped.append(index)

@@ -368,6 +368,10 @@ def test_student_edition_of_each_notebook(path, editions):
     edition = make_student_notebook(instructor, path.name)
     assert written == edition.notebook
     assert_no_solution_left(instructor, edition)
+    # no slide text or speaker notes (their "say" parts answer the questions) for students
+    assert "lecture" not in written.metadata
+    assert not [i for i, c in enumerate(written.cells) if "lecture" in c.metadata]
+    assert any("lecture" in c.metadata for c in instructor.cells)
     restored = restore_notebook(edition)
     kept = [c for i, c in enumerate(instructor.cells) if i not in edition.dropped]
     assert [(c.cell_type, c.source) for c in restored.cells] == [
