@@ -96,3 +96,12 @@ warm: $(STAMP)  ## train and cache every model the notebooks and the app load (b
 
 present: $(STAMP)  ## JupyterLab on copies in build/present/ (no news popup); the tracked notebooks stay clean
 	$(BIN)/python scripts/present.py
+
+# The presenter app (voila) of notebook 07's explorers, on http://127.0.0.1:8866/ (no browser is
+# opened). apps/voila.py holds the server's options, with the reason for each; JUPYTER_PATH lets
+# voila find the app's page template in apps/jupyter. `make warm` before class trains the models;
+# without it, a cold start shows the training's progress on the page.
+.PHONY: app
+app: $(STAMP)  ## the explorers of notebook 07 as a projector-size app (voila)
+	JUPYTER_PATH=$(CURDIR)/apps/jupyter $(BIN)/voila --Voila.config_file_paths=$(CURDIR)/apps \
+	    apps/latent_explorer.ipynb

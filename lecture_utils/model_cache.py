@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import torch
@@ -23,7 +23,7 @@ from lecture_utils._validate import check_int, check_int_sequence, check_number,
 from lecture_utils.data import load_mnist
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import Autoencoder
-from lecture_utils.training import History, ProgressTo, fit_from_seed
+from lecture_utils.training import Callback, History, ProgressTo, fit_from_seed
 from lecture_utils.vae_training import (
     NOTEBOOK_RECIPE_2D,
     VAERecipe,
@@ -80,12 +80,15 @@ COURSE_RECIPES: Mapping[str, Recipe] = MappingProxyType(
 )
 
 
-def train_recipe(recipe: Recipe, progress: ProgressTo = "auto") -> tuple[nn.Module, History]:
+def train_recipe(
+    recipe: Recipe, progress: ProgressTo = "auto", callbacks: Sequence[Callback] = ()
+) -> tuple[nn.Module, History]:
     """Train ``recipe``'s model (no cache) -> ``(model in eval mode, history)``; the thread
     count is the caller's, the global random state is left alone. ``progress``: see
-    :class:`lecture_utils.training.Progress` (``"auto"``: shown in a notebook only)."""
+    :class:`lecture_utils.training.Progress` (``"auto"``: shown in a notebook only);
+    ``callbacks`` go to the training loop too (e.g. the presenter app's progress display)."""
     if isinstance(recipe, VAERecipe):
-        return train_vae(recipe, progress=progress)
+        return train_vae(recipe, progress=progress, callbacks=callbacks)
     if not isinstance(recipe, AutoencoderRecipe):
         raise TypeError(
             f"recipe must be an AutoencoderRecipe or a VAERecipe, got {type(recipe).__name__}"
@@ -105,6 +108,7 @@ def train_recipe(recipe: Recipe, progress: ProgressTo = "auto") -> tuple[nn.Modu
         seed=recipe.seed,
         progress=progress,
         label=recipe.name,
+        callbacks=callbacks,
     )
     return model.eval(), history
 
@@ -115,12 +119,14 @@ def load_or_train(
     directory: str | os.PathLike | None = None,
     log: cache.Log = print,
     progress: ProgressTo = "auto",
+    callbacks: Sequence[Callback] = (),
 ) -> nn.Module:
     """The trained model ``model``: a key of :data:`COURSE_RECIPES` (``"ae2"``, ``"vae2"``,
     ``"vae8"``) or a recipe. Loaded from the model cache when it is there and sound; otherwise
     trained on one thread and saved, with one line to ``log`` saying which (``None``: silent).
     While it trains, ``progress`` shows the epochs (:class:`lecture_utils.training.Progress`;
     ``"auto"``: in a notebook only); a loaded model shows none.
+    ``callbacks`` (:class:`lecture_utils.training.Callback`) see every epoch when it trains.
     """
     if isinstance(model, str):
         if model not in COURSE_RECIPES:
@@ -140,7 +146,7 @@ def load_or_train(
         recipe.name,
         recipe.cache_key(),
         recipe.make_model,
-        lambda: train_recipe(recipe, progress=progress),
+        lambda: train_recipe(recipe, progress=progress, callbacks=callbacks),
         directory=directory,
         log=log,
     )

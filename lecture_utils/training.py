@@ -340,6 +340,7 @@ def fit_from_seed(
     seed: int = 0,
     progress: ProgressTo = "auto",
     label: str = "training",
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[nn.Module, History]:
     """Build a model whose initial weights come from ``seed``, then :func:`fit` it on
     ``images`` (``(N, 1, 28, 28)`` or ``(N, D)``) in batches shuffled by the same ``seed``
@@ -349,10 +350,13 @@ def fit_from_seed(
     per loss in notebook 02) start from the same weights and see the same batches.
     ``progress`` and ``label`` go to :class:`Progress` (``"auto"``: a line that shows the
     epochs in a notebook while the model trains, nothing elsewhere; ``None``: nothing).
+    ``callbacks`` go to :func:`fit` (e.g. a progress display).
     """
     bar = Progress(epochs, label=label, to=progress)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build()
     loader, _ = make_loaders(images, batch_size=batch_size, seed=seed)
-    return model, fit(model, loss_fn, loader, epochs, lr=lr, callbacks=[bar], quiet=True)
+    return model, fit(
+        model, loss_fn, loader, epochs, lr=lr, callbacks=[bar, *callbacks], quiet=True
+    )

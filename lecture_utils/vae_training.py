@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -325,7 +326,9 @@ def init_output_bias(model: VAE, images: torch.Tensor) -> None:
 
 
 # ----------------------------------------------------------------------------- training
-def train_vae(recipe: VAERecipe, progress: ProgressTo = "auto") -> tuple[VAE, History]:
+def train_vae(
+    recipe: VAERecipe, progress: ProgressTo = "auto", callbacks: Sequence[Callback] = ()
+) -> tuple[VAE, History]:
     """Train a VAE by ``recipe`` -> ``(model, history)``; the model is returned in eval mode.
 
     ``progress`` goes to :class:`~lecture_utils.training.Progress`, labelled with the recipe's
@@ -336,6 +339,7 @@ def train_vae(recipe: VAERecipe, progress: ProgressTo = "auto") -> tuple[VAE, Hi
     The global random state is left as it was (training draws from its own seeded streams), so
     the cells after training give the same output whether the model was trained or loaded.
     Torch's thread count is the caller's (:func:`train_vae_cached` trains on the course's one).
+    ``callbacks`` are called after the recipe's own (e.g. a progress display).
 
     ``history`` has one value per epoch for ``loss``, ``neg_elbo``, ``recon``, ``kl`` (training
     batches), their ``val_`` versions when there is a validation slice, ``lr``, ``kl_weight``,
@@ -368,6 +372,7 @@ def train_vae(recipe: VAERecipe, progress: ProgressTo = "auto") -> tuple[VAE, Hi
                 warmup,
                 EpochTimer(len(train)),
                 Progress(recipe.epochs, label=recipe.name, to=progress),
+                *callbacks,
             ],
             quiet=True,
         )

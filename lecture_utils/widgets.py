@@ -15,6 +15,12 @@ function of :mod:`lecture_utils.plotting` (``plot_traversal``, ``plot_interpolat
 ``plot_manifold``). Displayed in a notebook, an explorer sends both the live widget and that
 static picture: a running kernel shows the widget, a rendered page (GitHub, nbviewer) the
 picture, and its text form is stable, so nbval compares it as it would any output.
+
+Each explorer takes ``size``: ``"notebook"`` (the default, the size notebook 07 shows) or
+``"projector"`` (wider sliders with room for their labels, a sharper and larger scatter, and the
+CSS class ``vae-course-projector`` on the box, which the presenter app's page styles; see
+``apps/``). :class:`TrainingProgress` shows which model trains and its epoch, for the app's cold
+start.
 """
 
 from __future__ import annotations
@@ -55,6 +61,52 @@ from lecture_utils.plotting import (
     plot_traversal,
     png_bytes,
 )
+from lecture_utils.training import Callback, History
+
+#: The explorers' sizes: notebook 07's page, or the presenter app at 1280x720.
+SIZES = ("notebook", "projector")
+#: CSS class of a projector-size explorer's box (the app's template makes its text bigger).
+PROJECTOR_CLASS = "vae-course-projector"
+_SLIDER_LAYOUT = {"notebook": {}, "projector": {"width": "560px"}}
+_SLIDER_STYLE = {"notebook": {}, "projector": {"description_width": "90px"}}
+_SCATTER_DPI = {"notebook": 80, "projector": 120}  # 288x240 and 432x360 pixels
+
+
+def _slider(size: str, cls: type, width: str | None = None, **kwargs: object) -> widgets.Widget:
+    """A slider of ``cls`` (``FloatSlider``, ``IntSlider``) sized for ``size``; ``width``
+    replaces the projector size's width (the manifold's panel is narrower)."""
+    layout = dict(_SLIDER_LAYOUT[size])
+    if width is not None and size == "projector":
+        layout["width"] = width
+    return cls(layout=widgets.Layout(**layout), style=dict(_SLIDER_STYLE[size]), **kwargs)
+
+
+def _sized_box(box: widgets.Box, size: str) -> widgets.Box:
+    if size == "projector":
+        box.add_class(PROJECTOR_CLASS)
+    return box
+
+
+def _fixed_image(png: bytes) -> widgets.Image:
+    """An image widget shown at the PNG's own pixel size and aligned to the top of its row (a
+    flex row stretches its children to the tallest one otherwise)."""
+    height, width = pixel_size(png)
+    return widgets.Image(
+        value=png,
+        format="png",
+        width=width,
+        height=height,
+        layout=widgets.Layout(
+            width=f"{width}px", height=f"{height}px", align_self="flex-start", flex="0 0 auto"
+        ),
+    )
+
+
+def pixel_size(png: bytes) -> tuple[int, int]:
+    """``(height, width)`` of a PNG, read from its header."""
+    if not isinstance(png, bytes) or png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("png must be the bytes of a PNG file")
+    return int.from_bytes(png[20:24], "big"), int.from_bytes(png[16:20], "big")
 
 
 def _check_index(name: str, value: object, n: int) -> int:
@@ -105,6 +157,7 @@ class LatentSliders(_Explorer):
         step: the sliders' step (``0 < step <= 2 * limit``).
         scale: on-screen pixels per image pixel.
         name: the model's name in the title and the text form.
+        size: ``"notebook"`` or ``"projector"`` (:data:`SIZES`; wider sliders).
     """
 
     def __init__(
@@ -116,6 +169,7 @@ class LatentSliders(_Explorer):
         step: float = 0.05,
         scale: int = 5,
         name: str = "model",
+        size: str = "notebook",
     ) -> None:
         self.model = _check_latent_model(model)
         k = model.latent_dim
@@ -129,8 +183,11 @@ class LatentSliders(_Explorer):
             )
         self.limit, self.scale = limit, check_positive_int("scale", scale)
         self.name = _check_name(name)
+        self.size = check_choice("size", size, SIZES)
         self.sliders = [
-            widgets.FloatSlider(
+            _slider(
+                size,
+                widgets.FloatSlider,
                 value=float(self.z[d]),
                 min=-limit,
                 max=limit,
@@ -145,7 +202,9 @@ class LatentSliders(_Explorer):
         self.readout = widgets.HTML()
         for d, slider in zip(self.dims, self.sliders):
             slider.observe(lambda change, d=d: self._set(d, change["new"]), names="value")
-        self.box = widgets.HBox([widgets.VBox([*self.sliders, self.readout]), self.image])
+        self.box = _sized_box(
+            widgets.HBox([widgets.VBox([*self.sliders, self.readout]), self.image]), size
+        )
         self.render()
 
     def _set(self, d: int, value: float) -> None:
@@ -184,6 +243,7 @@ class InterpolationExplorer(_Explorer):
         steps: decoded points between the two digits.
         path: ``"linear"`` or ``"spherical"`` (:data:`lecture_utils.latent.PATHS`).
         scale: on-screen pixels per image pixel.
+        size: ``"notebook"`` or ``"projector"`` (:data:`SIZES`; wider sliders).
     """
 
     def __init__(
@@ -195,6 +255,7 @@ class InterpolationExplorer(_Explorer):
         steps: int = 9,
         path: str = "linear",
         scale: int = 2,
+        size: str = "notebook",
     ) -> None:
         if not isinstance(models, Mapping) or not models:
             raise ValueError("give at least one model, e.g. {'autoencoder': ae, 'VAE': vae}")
@@ -204,23 +265,31 @@ class InterpolationExplorer(_Explorer):
             check_positive_int("steps", steps),
             check_positive_int("scale", scale),
         )
+        self.size = check_choice("size", size, SIZES)
         n = len(images)
         _check_index("start", start, n)
         _check_index("end", end, n)
-        self.first = widgets.IntSlider(value=start, min=0, max=n - 1, description="from #")
-        self.second = widgets.IntSlider(value=end, min=0, max=n - 1, description="to #")
+        self.first = _slider(
+            size, widgets.IntSlider, value=start, min=0, max=n - 1, description="from #"
+        )
+        self.second = _slider(
+            size, widgets.IntSlider, value=end, min=0, max=n - 1, description="to #"
+        )
         self.path = widgets.ToggleButtons(
             options=list(PATHS), value=check_choice("path", path, tuple(PATHS)), description="path"
         )
         self.codes = {name: _encode(m, images) for name, m in self.models.items()}
         self.strips = {name: widgets.Image(format="png") for name in self.models}
+        label_width = "110px" if size == "notebook" else "160px"
         rows = [
-            widgets.HBox([widgets.Label(name, layout=widgets.Layout(width="110px")), img])
+            widgets.HBox([widgets.Label(name, layout=widgets.Layout(width=label_width)), img])
             for name, img in self.strips.items()
         ]
         for control in (self.first, self.second, self.path):
             control.observe(lambda _change: self.render(), names="value")
-        self.box = widgets.VBox([widgets.HBox([self.first, self.second]), self.path, *rows])
+        controls = [self.first, self.second]
+        top = widgets.HBox(controls) if size == "notebook" else widgets.VBox(controls)
+        self.box = _sized_box(widgets.VBox([top, self.path, *rows]), size)
         self.render()
 
     def render(self) -> None:
@@ -271,6 +340,8 @@ class ManifoldExplorer(_Explorer):
         index: the digit chosen first, in ``[0, N)``.
         scale: on-screen pixels per image pixel.
         name: the model's name in the title and the text form.
+        size: ``"notebook"`` or ``"projector"`` (:data:`SIZES`): the scatter is drawn at 80 or
+            120 dpi (288x240 or 432x360 pixels), and the sliders are wider.
         extent: ``(lo, hi)`` with ``lo < hi`` spreads the grid evenly over ``[lo, hi]^2`` (the
             probe's range too); default: through the normal's inverse CDF, probe in [-3, 3].
     """
@@ -285,6 +356,7 @@ class ManifoldExplorer(_Explorer):
         scale: int = 4,
         name: str = "model",
         extent: tuple[float, float] | None = None,
+        size: str = "notebook",
     ) -> None:
         self.model = _check_latent_model(model, latent_dim=2)
         self.images = check_tensor("images", images, shape=(None, 1, 28, 28))
@@ -293,27 +365,28 @@ class ManifoldExplorer(_Explorer):
         _check_index("index", index, len(images))
         self.n, self.extent = n, extent
         self.scale, self.name = check_positive_int("scale", scale), _check_name(name)
+        self.size = check_choice("size", size, SIZES)
         self.codes = _encode(model, images)
-        self.index = widgets.IntSlider(
-            value=index, min=0, max=len(images) - 1, description="digit #"
+        narrow = {"size": size, "width": "360px"}  # the panel beside grid and scatter
+        self.index = _slider(
+            cls=widgets.IntSlider,
+            value=index,
+            min=0,
+            max=len(images) - 1,
+            description="digit #",
+            **narrow,
         )
         lo, hi = (float(extent[0]), float(extent[1])) if extent is not None else (-3.0, 3.0)
-        self.z1 = widgets.FloatSlider(
-            value=0.0, min=lo, max=hi, step=(hi - lo) / 120, description="probe z1"
-        )
-        self.z2 = widgets.FloatSlider(
-            value=0.0, min=lo, max=hi, step=(hi - lo) / 120, description="probe z2"
-        )
-        self.grid = widgets.Image(
-            value=png_bytes(manifold_image(model, n, extent), 1), format="png"
-        )
-        self.scatter = widgets.Image(format="png")
+        probe = {"min": lo, "max": hi, "step": (hi - lo) / 120, "value": 0.0}
+        self.z1 = _slider(cls=widgets.FloatSlider, description="probe z1", **probe, **narrow)
+        self.z2 = _slider(cls=widgets.FloatSlider, description="probe z2", **probe, **narrow)
+        self.grid = _fixed_image(png_bytes(manifold_image(model, n, extent), 1))
         self.chosen = widgets.Image(format="png")
         self.probe = widgets.Image(format="png")
         self.caption = widgets.HTML()
         # The scatter is drawn once; each update stamps the ring and the cross onto a copy of
         # its pixels (a few ms, where redrawing 2,000 points with matplotlib takes ~50 ms).
-        fig = Figure(figsize=(3.6, 3.0), dpi=80)
+        fig = Figure(figsize=(3.6, 3.0), dpi=_SCATTER_DPI[size])
         ax = fig.add_subplot()
         _draw_scatter(ax, self.codes, labels)
         fig.tight_layout()
@@ -325,6 +398,9 @@ class ManifoldExplorer(_Explorer):
         self._axes_box = ax.bbox.extents
         self._height = self._background.shape[0]
         self._points = self._to_pixels(self.codes.double().numpy())  # (N, 2), display pixels
+        # drawn at its own size, top-aligned: in the HBox beside the taller grid a stretched
+        # picture would squash the plane (a click still maps right, but the ring is an ellipse)
+        self.scatter = _fixed_image(_encode_png(self._background))
         # Clicks on the scatter arrive from the browser as DOM events (ipyevents); without a
         # browser (nbconvert, nbval) nothing is sent and the slider alone chooses.
         self.clicks = Event(source=self.scatter, watched_events=["click"])
@@ -341,7 +417,7 @@ class ManifoldExplorer(_Explorer):
                 self.caption,
             ]
         )
-        self.box = widgets.HBox([self.grid, self.scatter, panel])
+        self.box = _sized_box(widgets.HBox([self.grid, self.scatter, panel]), size)
         self.render()
 
     def render(self) -> None:
@@ -429,3 +505,43 @@ class ManifoldExplorer(_Explorer):
             f"ManifoldExplorer({self.name}, {len(self.images)} digits, {self.n}x{self.n} grid, "
             f"digit #{self.index.value})"
         )
+
+
+# --------------------------------------------------------------------------- training progress
+class TrainingProgress(Callback):
+    """Which model trains and its epoch, as a label and a progress bar (the presenter app's
+    cold start; the app is built from notebook 07's explorers, the models from
+    :func:`lecture_utils.model_cache.load_or_train`).
+
+    Use: ``progress.start(name, epochs)``, then pass ``log=progress.log`` and
+    ``callbacks=[progress]`` to ``load_or_train``; the bar fills one step per epoch (a loaded
+    model skips it), and ``log`` shows the cache's one line. ``done()`` hides the display.
+    """
+
+    def __init__(self) -> None:
+        self.name, self.epochs = "", 0
+        self.label = widgets.Label("Loading the models")
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, bar_style="info")
+        self.box = widgets.VBox([self.label, self.bar])
+        self.box.add_class("vae-course-progress")
+
+    def start(self, name: str, epochs: int) -> None:
+        """A model called ``name`` is next, trained for ``epochs`` epochs if it is not cached."""
+        self.name, self.epochs = _check_name(name), check_positive_int("epochs", epochs)
+        self.bar.value, self.bar.max = 0, epochs
+        self.label.value = f"{name}: loading or training ({epochs} epochs)"
+
+    def log(self, message: str) -> None:
+        """The cache's message for the current model (``load_or_train``'s ``log``)."""
+        self.label.value = str(message)
+
+    def on_epoch_end(self, epoch: int, history: History) -> None:
+        self.bar.value = epoch + 1
+        loss = history.get("loss", [float("nan")])[-1]
+        self.label.value = (
+            f"{self.name}: training, epoch {epoch + 1} of {self.epochs} (loss {loss:.2f})"
+        )
+
+    def done(self) -> None:
+        """Hide the display (the models are ready)."""
+        self.box.layout.display = "none"
