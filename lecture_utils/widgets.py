@@ -102,9 +102,10 @@ def _fixed_image(png: bytes) -> widgets.Image:
     )
 
 
-def pixel_size(png: bytes) -> tuple[int, int]:
+def pixel_size(png: bytes | memoryview) -> tuple[int, int]:
     """``(height, width)`` of a PNG, read from its header."""
-    if not isinstance(png, bytes) or png[:8] != b"\x89PNG\r\n\x1a\n":
+    png = bytes(png) if isinstance(png, (bytes, bytearray, memoryview)) else b""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("png must be the bytes of a PNG file")
     return int.from_bytes(png[20:24], "big"), int.from_bytes(png[16:20], "big")
 

@@ -342,3 +342,87 @@ def test_importing_the_notebook_07_modules_has_no_side_effects():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout == "" and res.stderr == ""
+
+
+# --------------------------------------------------------------------------- projector size
+@pytest.mark.parametrize("size,shape", [("notebook", (240, 288)), ("projector", (360, 432))])
+def test_manifold_scatter_is_shown_at_its_own_size(models, digits, size, shape):
+    """The scatter keeps its aspect ratio in the HBox beside the taller grid: its widget has
+    the PNG's pixel size and is not stretched to the row's height."""
+    from lecture_utils.widgets import PROJECTOR_CLASS, pixel_size
+
+    images, labels = digits
+    view = ManifoldExplorer(models["vae"], images, labels, n=4, size=size)
+    assert pixels(view.scatter.value).shape[:2] == shape
+    assert pixel_size(view.scatter.value) == shape
+    for image in (view.scatter, view.grid):
+        height, width = pixel_size(image.value)
+        assert (image.width, image.height) == (str(width), str(height))
+        assert (image.layout.width, image.layout.height) == (f"{width}px", f"{height}px")
+        assert image.layout.align_self == "flex-start"
+    assert (PROJECTOR_CLASS in view.box._dom_classes) == (size == "projector")
+
+
+def test_projector_click_at_a_known_pixel_chooses_the_nearest_digit(models, digits):
+    """At projector size (a larger, sharper scatter) a click on the pixel where a digit is
+    drawn (read from the picture's ring) maps back to that digit's z and chooses it."""
+    images, labels = digits
+    model = models["vae"]
+    view = ManifoldExplorer(model, images, labels, n=4, size="projector")
+    mu = model.encode(images)[0].detach()
+    drawn = view._to_pixels(mu.double().numpy())
+    gaps = np.hypot(*(drawn[:, None] - drawn[None]).transpose(2, 0, 1)) + np.eye(len(mu)) * 1e9
+    isolated = [i for i in range(len(mu)) if gaps[i].min() > 4.0]
+    assert len(isolated) >= 6
+    (x0, x1), (y0, y1) = view._to_latent([[0, 0], [1, 1]]).T  # one pixel in z units
+    for i in isolated:
+        view.index.value = i
+        x, y = ring_centre(view)
+        view.index.value = (i + 1) % len(mu)
+        z = view.pixel_to_latent(x, y)
+        assert abs(z[0] - mu[i, 0]) <= abs(x1 - x0) and abs(z[1] - mu[i, 1]) <= abs(y1 - y0)
+        nearest_in_z = int(((mu - z) ** 2).sum(1).argmin())  # pixels are square: same digit
+        view.on_click({"type": "click", "dataX": x, "dataY": y})
+        assert view.index.value == i == nearest_in_z
+
+
+def test_projector_size_widens_the_sliders_and_notebook_size_keeps_them(models, digits):
+    images, labels = digits
+    small = LatentSliders(models["vae4"])
+    big = LatentSliders(models["vae4"], size="projector")
+    assert small.sliders[0].layout.width is None and big.sliders[0].layout.width == "560px"
+    manifold = ManifoldExplorer(models["vae"], images, labels, n=4, size="projector")
+    assert manifold.index.layout.width == "360px"
+    paths = InterpolationExplorer({"AE": models["ae"]}, images, size="projector")
+    assert paths.first.layout.width == "560px"
+    for make in (
+        lambda: LatentSliders(models["ae"], size="huge"),
+        lambda: ManifoldExplorer(models["vae"], images, labels, size="big"),
+        lambda: InterpolationExplorer({"AE": models["ae"]}, images, size=2),
+    ):
+        with pytest.raises((ValueError, TypeError), match="size must be one of"):
+            make()
+
+
+def test_training_progress_counts_epochs_through_load_or_train(tmp_path):
+    """The app's progress display: one bar step per trained epoch, the cache's line when the
+    model is loaded, hidden when done."""
+    from lecture_utils.model_cache import AutoencoderRecipe, load_or_train
+    from lecture_utils.widgets import TrainingProgress
+
+    recipe = AutoencoderRecipe("test-progress-ae", 2, hidden_dims=(8,), epochs=2)
+    progress = TrainingProgress()
+    progress.start("tiny", recipe.epochs)
+    assert (progress.bar.value, progress.bar.max) == (0, 2)
+    load_or_train(recipe, directory=tmp_path, log=progress.log, callbacks=[progress])
+    assert progress.bar.value == 2
+    assert progress.label.value.startswith("test-progress-ae: no cached weights; trained")
+    progress.start("tiny", recipe.epochs)
+    load_or_train(recipe, directory=tmp_path, log=progress.log, callbacks=[progress])
+    assert progress.bar.value == 0 and "loaded from" in progress.label.value
+    progress.on_epoch_end(0, {"loss": [0.25]})
+    assert progress.label.value == "tiny: training, epoch 1 of 2 (loss 0.25)"
+    progress.done()
+    assert progress.box.layout.display == "none"
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        progress.start("tiny", 0)
