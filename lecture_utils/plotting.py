@@ -238,13 +238,15 @@ def _encode_png(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def figure_png(fig: Figure) -> bytes:
-    """PNG bytes of a matplotlib figure, at the figure's dpi (introduced in
-    07_latent_explorer: the explorers' static pictures)."""
+def figure_png(fig: Figure, density: int = 1) -> bytes:
+    """PNG bytes of a matplotlib figure at ``density`` times the figure's dpi (introduced in
+    07_latent_explorer: the explorers' static pictures, stored at density 2 so that slides and
+    rendered pages can enlarge them without blur)."""
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    check_positive_int("density", density)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", dpi=fig.dpi * density)
     return buf.getvalue()
 
 

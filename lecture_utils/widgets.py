@@ -131,18 +131,21 @@ class _Explorer:
     def figure(self) -> Figure:
         raise NotImplementedError
 
-    def _static_png(self) -> str:
+    def _static_png(self) -> tuple[str, dict]:
+        """The static figure as base64 PNG at twice the pixel density, and its display size."""
         fig = self.figure()
         try:
-            return base64.b64encode(figure_png(fig)).decode("ascii")
+            width, height = (round(v) for v in fig.get_size_inches() * fig.dpi)
+            png = base64.b64encode(figure_png(fig, density=2)).decode("ascii")
+            return png, {"width": width, "height": height}
         finally:
             plt.close(fig)
 
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
+    def _repr_mimebundle_(self, **kwargs: object) -> tuple[dict, dict]:
         bundle = self.box._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = repr(self)
-        bundle["image/png"] = self._static_png()
-        return bundle
+        bundle["image/png"], size = self._static_png()
+        return bundle, {"image/png": size}
 
 
 # --------------------------------------------------------------------------- sliders

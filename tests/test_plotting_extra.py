@@ -118,8 +118,12 @@ def test_figure_png_is_the_figure_at_its_dpi():
     got = pixels(plotting.figure_png(fig))
     assert got.shape[:2] == (40, 80)
     assert (got[..., 0] == 255).all() and (got[..., 1] == 0).all()
+    assert pixels(plotting.figure_png(fig, density=2)).shape[:2] == (80, 160)
+    assert fig.dpi == 40  # the figure itself is unchanged
     with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
         plotting.figure_png(fig.add_subplot())
+    with pytest.raises(ValueError, match="density must be >= 1"):
+        plotting.figure_png(fig, density=0)
 
 
 # --- the latent-space figures of notebook 07 --------------------------------------------------

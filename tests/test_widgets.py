@@ -19,6 +19,7 @@ from lecture_utils.widgets import (  # noqa: E402
     InterpolationExplorer,
     LatentSliders,
     ManifoldExplorer,
+    pixel_size,
 )
 
 
@@ -62,10 +63,14 @@ def test_sliders_start_from_a_code_and_check_their_arguments(models):
 
 def test_display_sends_widget_and_static_picture(models):
     view = LatentSliders(models["vae"], name="VAE")
-    bundle = view._repr_mimebundle_()
+    bundle, metadata = view._repr_mimebundle_()
     assert bundle["text/plain"] == "LatentSliders(VAE, 2-D, sliders for z1,2)"
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == view.box.model_id
-    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    png = base64.b64decode(bundle["image/png"])
+    assert png.startswith(b"\x89PNG")
+    # stored at twice the pixel density, displayed at the figure's own size
+    size = metadata["image/png"]
+    assert pixel_size(png) == (2 * size["height"], 2 * size["width"])
 
 
 def test_interpolation_redraws_each_model(models, digits):
