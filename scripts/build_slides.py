@@ -356,10 +356,12 @@ def write_index(notebooks: list[Path], out_dir: Path) -> Path:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>vae-course: lecture slides</title><style>{INDEX_STYLE}</style></head>\n<body>"
         "<h1>From the autoencoder to the VAE: lecture slides</h1>"
-        f"<p>{len(notebooks)} lectures, {total:g} minutes in all (the minutes are the speaker "
-        "notes' plan). Keys: space or arrows to move, <kbd>S</kbd> speaker notes, "
-        "<kbd>F</kbd> full screen, <kbd>Esc</kbd> overview. The explorers run live in the "
-        "presenter app (<code>make app</code>).</p>\n" + "\n".join(rows) + "\n</body></html>\n",
+        f"<p>{len(notebooks)} decks, one per notebook, {total:g} minutes in all (the minutes "
+        "of the speaker notes; <code>instructor/lecture_plan.md</code> packs them into "
+        "75-minute lectures). Keys: space or arrows to move, <kbd>S</kbd> speaker notes, "
+        "<kbd>F</kbd> full screen, <kbd>Esc</kbd> overview. The explorers run live in "
+        '<a href="http://127.0.0.1:8866/">the presenter app</a> (start it with '
+        "<code>make app</code>).</p>\n" + "\n".join(rows) + "\n</body></html>\n",
         encoding="utf-8",
     )
     return index
