@@ -9,10 +9,12 @@ to that call are run with the trainer replaced by a recorder, after the notebook
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib.util
 import io
 import re
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pytest
@@ -50,6 +52,16 @@ def calls_a_trainer(node: ast.AST) -> bool:
     return False
 
 
+class _StandIns(dict):
+    """The scan's namespace: a name that only a skipped cell defines (a progress bar, a
+    display) reads as a stand-in object instead of stopping the scan."""
+
+    def __missing__(self, name):
+        if hasattr(builtins, name):
+            raise KeyError(name)
+        return mock.MagicMock(name=name)
+
+
 def cached_models_loaded_by(path: Path) -> set[str]:
     """The cache file names (``<name>-<hash>.pt``) of every model the notebook's code loads."""
     found: set[str] = set()
@@ -73,7 +85,7 @@ def cached_models_loaded_by(path: Path) -> set[str]:
         for cell in nbformat.read(path, as_version=4).cells
         if cell.cell_type == "code"
     ]
-    namespace: dict = {}
+    namespace: dict = _StandIns()
     imports = [s for t in trees for s in t.body if isinstance(s, (ast.Import, ast.ImportFrom))]
     exec(compile(ast.Module(imports, []), f"{path.name}: imports", "exec"), namespace)
     namespace.update(
