@@ -21,7 +21,7 @@ PROBE_S     := 5
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints warm present
+.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints warm present site
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -96,3 +96,10 @@ warm: $(STAMP)  ## train and cache every model the notebooks and the app load (b
 
 present: $(STAMP)  ## JupyterLab on copies in build/present/ (no news popup); the tracked notebooks stay clean
 	$(BIN)/python scripts/present.py
+
+# The launch links' repository and branch; empty: those of site/conf.py (course_repository).
+SITE_REPOSITORY ?=
+SITE_BRANCH     ?=
+site: $(STAMP)  ## the course site in build/site/ (static, offline; the stored outputs, nothing re-run)
+	$(BIN)/python scripts/build_site.py $(if $(SITE_REPOSITORY),--repository "$(SITE_REPOSITORY)") \
+	    $(if $(SITE_BRANCH),--branch "$(SITE_BRANCH)")
