@@ -40,9 +40,9 @@ from urllib.parse import quote, urlsplit
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from build_slides import CACHE, AssetError, install_assets  # noqa: E402
-from editions import SOLUTION_TAG, make_student_notebook, write_student_edition  # noqa: E402
+from editions import BEGIN, END, SOLUTION_TAG, make_student_notebook, write_student_edition  # noqa: E402
 from glossary import KEY, glossary_cell  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +181,8 @@ def site_notebook(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode
     """The notebook as the site shows it (``nb`` is not changed).
 
     Each ``solution`` cell becomes two: the student edition's stub (signature, docstring,
-    ``raise NotImplementedError``), then the solved cell folded behind "Show the solution".
+    ``raise NotImplementedError``), then the solved cell, without its solution markers, folded
+    behind "Show the solution".
     Widget outputs keep their static figure only. Raises ``EditionError`` for malformed
     exercises, like the student edition.
     """
@@ -202,6 +203,8 @@ def site_notebook(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode
                 stub.outputs, stub.metadata["tags"] = [], ["course-stub"]
                 stub.id = f"{cell.id}-stub"[-64:]
                 cells.append(stub)
+                lines = cell.source.splitlines(keepends=True)  # the markers are for tools
+                cell.source = "".join(x for x in lines if x.strip() not in (BEGIN, END))
                 cell.metadata["tags"] = [*tags, "hide-input"]
                 cell.metadata["mystnb"] = {
                     "code_prompt_show": SOLUTION_PROMPT,
