@@ -310,7 +310,8 @@ def _parse(path: Path) -> _Page:
 
 
 def _pages(out: Path) -> list[Path]:
-    return sorted(out.rglob("*.html"))
+    """The site's pages (the themes leave template macros in _static/: not pages)."""
+    return sorted(p for p in out.rglob("*.html") if "_static" not in p.relative_to(out).parts)
 
 
 @pytest.mark.slow
