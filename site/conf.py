@@ -45,6 +45,9 @@ nb_merge_streams = True
 nb_ipywidgets_js: dict = {}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
+# `$$` display maths that starts inside a paragraph (as Jupyter allows) stays one equation, even
+# with `$...$` inside its `\text{}`
+myst_dmath_double_inline = True
 
 # MathJax 3 from the pinned npm tarball (scripts/build_site.py copies it into _static/), on every
 # page: the navigation shows notebook titles with maths
