@@ -21,7 +21,7 @@ PROBE_S     := 5
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 \
          --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints warm present
+.PHONY: lab test test-fast lint format hooks report data clean student slides handout constraints warm present app site
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -101,7 +101,13 @@ present: $(STAMP)  ## JupyterLab on copies in build/present/ (no news popup); th
 # opened). apps/voila.py holds the server's options, with the reason for each; JUPYTER_PATH lets
 # voila find the app's page template in apps/jupyter. `make warm` before class trains the models;
 # without it, a cold start shows the training's progress on the page.
-.PHONY: app
 app: $(STAMP)  ## the explorers of notebook 07 as a projector-size app (voila)
 	JUPYTER_PATH=$(CURDIR)/apps/jupyter $(BIN)/voila --Voila.config_file_paths=$(CURDIR)/apps \
 	    apps/latent_explorer.ipynb
+
+# The launch links' repository and branch; empty: those of site/conf.py (course_repository).
+SITE_REPOSITORY ?=
+SITE_BRANCH     ?=
+site: $(STAMP)  ## the course site in build/site/ (static, offline; the stored outputs, nothing re-run)
+	$(BIN)/python scripts/build_site.py $(if $(SITE_REPOSITORY),--repository "$(SITE_REPOSITORY)") \
+	    $(if $(SITE_BRANCH),--branch "$(SITE_BRANCH)")

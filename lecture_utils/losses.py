@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from lecture_utils._validate import check_choice, check_number, check_same_shape, check_tensor
 
 LOG_2PI = math.log(2.0 * math.pi)
-#: the ``kind``s of :func:`reconstruction_loss`
+#: the values that ``kind`` of :func:`reconstruction_loss` takes
 RECONSTRUCTION_LOSSES = ("l1", "l2", "bce")
 
 
@@ -164,7 +164,7 @@ def gaussian_kl(
 def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, kind: str = "l2") -> torch.Tensor:
     """Per-example reconstruction loss, summed over the pixels -> ``(B,)`` (notebook 02).
 
-    ``kind``: ``"l1"`` (sum of |x_hat - x|), ``"l2"`` (sum of (x_hat - x)^2) or ``"bce"``
+    ``kind``: ``"l1"`` (sum of ``|x_hat - x|``), ``"l2"`` (sum of ``(x_hat - x)^2``) or ``"bce"``
     (binary cross-entropy ``-[x log x_hat + (1 - x) log(1 - x_hat)]``, which needs ``x_hat``
     and ``x`` in [0, 1]). Each is a negative log-likelihood up to a constant: Laplace, Gaussian,
     Bernoulli. Inputs are ``(B, C, H, W)`` or ``(B, D)``.

@@ -121,7 +121,7 @@ class LinearGaussian(nn.Module):
 
     Exactly: p(x) = N(b, W W^T + sigma^2 I) and p(z|x) = N(M^-1 W^T (x - b), sigma^2 M^-1)
     with M = W^T W + sigma^2 I. ``W`` ``(D, K)``, ``b`` ``(D,)`` and ``log_sigma`` are
-    ``nn.Parameter``s, so the model can be fitted by gradient ascent.
+    parameters (``nn.Parameter``), so the model can be fitted by gradient ascent.
     """
 
     def __init__(self, W: torch.Tensor, b: torch.Tensor, sigma: float | torch.Tensor) -> None:
