@@ -202,7 +202,15 @@ class LatentSliders(_Explorer):
             )
             for d in self.dims
         ]
-        self.image = widgets.Image(format="png", width=28 * scale, height=28 * scale)
+        side = f"{28 * scale}px"  # square, top-aligned: the column of sliders beside it is taller
+        self.image = widgets.Image(
+            format="png",
+            width=28 * scale,
+            height=28 * scale,
+            layout=widgets.Layout(
+                width=side, height=side, align_self="flex-start", flex="0 0 auto"
+            ),
+        )
         self.readout = widgets.HTML()
         for d, slider in zip(self.dims, self.sliders):
             slider.observe(lambda change, d=d: self._set(d, change["new"]), names="value")

@@ -224,6 +224,8 @@ def test_app_starts_fast_offline_redraws_and_leaves_no_kernel(chromium, server):
             assert wait_until_changes(lambda: img_bytes(image), before) != before, (
                 "ArrowRight on the first slider did not redraw the image"
             )
+            box = image.bounding_box()
+            assert abs(box["width"] - box["height"]) < 2, f"the digit is stretched: {box}"
             page.wait_for_load_state("networkidle")
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
