@@ -70,6 +70,11 @@ class VAERecipe:
         kl_warmup_epochs: the epochs whose KL weight is below ``beta`` (see :func:`kl_weight`;
             0: no warm-up).
         beta: the KL weight after the warm-up (1 gives the ELBO; notebook 06's look ahead).
+        free_bits: nats per latent dimension that the KL term does not charge for (Kingma et
+            al., 2016; notebook 08): each dimension's batch-mean KL enters the training loss
+            as ``max(free_bits, KL_k)``, so a dimension gains nothing by carrying less than
+            that. 0 (the default): the plain KL. The recorded ``kl`` and ``neg_elbo`` are
+            always the true ones.
         binarize: ``"dynamic"`` (fresh binary images every epoch), ``"fixed"`` (the package's
             one binarised copy) or ``"grey"`` (grey levels, for a Gaussian decoder).
         val_size: training digits held out to pick the best epoch (0: keep the last epoch).
@@ -92,6 +97,7 @@ class VAERecipe:
     final_lr_fraction: float = 0.05
     kl_warmup_epochs: int = 10
     beta: float = 1.0
+    free_bits: float = 0.0
     binarize: str = "dynamic"
     val_size: int = 500
     init_output_bias: bool = True
@@ -112,6 +118,7 @@ class VAERecipe:
         check_number("final_lr_fraction", self.final_lr_fraction, low=0.0, low_open=True, high=1.0)
         check_nonneg_int("kl_warmup_epochs", self.kl_warmup_epochs)
         check_number("beta", self.beta, low=0.0)
+        check_number("free_bits", self.free_bits, low=0.0)
         check_choice("binarize", self.binarize, BINARIZATIONS)
         check_nonneg_int("val_size", self.val_size)
         check_bool("init_output_bias", self.init_output_bias)
@@ -126,8 +133,14 @@ class VAERecipe:
         return asdict(self)
 
     def cache_key(self) -> dict:
-        """The fields that decide the weights, for :func:`lecture_utils.cache.cached`."""
-        return {"recipe": type(self).__name__, **self.to_dict()}
+        """The fields that decide the weights, for :func:`lecture_utils.cache.cached`.
+
+        ``free_bits`` enters the key only when it is not 0, so that the recipes written before
+        it existed keep their cache files."""
+        fields = self.to_dict()
+        if not fields["free_bits"]:
+            del fields["free_bits"]
+        return {"recipe": type(self).__name__, **fields}
 
     def make_model(self) -> VAE:
         return VAE(
@@ -284,16 +297,28 @@ def make_vae_loaders(
 
 
 def vae_loss(
-    model: VAE, batch: tuple[torch.Tensor, ...], kl_weight: float = 1.0
+    model: VAE, batch: tuple[torch.Tensor, ...], kl_weight: float = 1.0, free_bits: float = 0.0
 ) -> dict[str, torch.Tensor]:
     """The training loss ``mean(-(recon - kl_weight * KL))`` and the terms to record:
     ``neg_elbo`` (the true negative ELBO), ``recon`` (-E_q log p(x|z)) and ``kl``, per-example
     means in nats over the batch ``x`` of shape ``(B, 1, 28, 28)``. In eval mode (validation)
-    the weight is 1, so that the best epoch is the best ELBO."""
-    recon, kl = model.elbo_terms(batch[0])
+    the weight is 1 and there are no free bits, so that the best epoch is the best ELBO.
+
+    ``free_bits`` > 0 (training only): the KL in the loss is the sum over latent dimensions k
+    of ``max(free_bits, mean over the batch of KL_k)`` (Kingma et al., 2016)."""
     w = kl_weight if model.training else 1.0
+    if free_bits > 0 and model.training:
+        x = batch[0]
+        mu, logvar = model.encode(x)
+        recon = model.log_likelihood(x, model.reparameterize(mu, logvar))
+        kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, K)
+        kl = kl_dims.sum(dim=1)
+        loss = -recon.mean() + w * kl_dims.mean(0).clamp_min(free_bits).sum()
+    else:
+        recon, kl = model.elbo_terms(batch[0])
+        loss = (-recon + w * kl).mean()
     return {
-        "loss": (-recon + w * kl).mean(),
+        "loss": loss,
         "neg_elbo": (kl - recon).mean().detach(),
         "recon": -recon.mean().detach(),
         "kl": kl.mean().detach(),
@@ -337,7 +362,7 @@ def train_vae(recipe: VAERecipe, quiet: bool = True) -> tuple[VAE, History]:
         warmup = KLWarmup(recipe.kl_warmup_epochs, recipe.beta)
         history = fit(
             model,
-            lambda m, b: vae_loss(m, b, warmup.weight),
+            lambda m, b: vae_loss(m, b, warmup.weight, recipe.free_bits),
             train,
             recipe.epochs,
             optimizer=optimizer,
