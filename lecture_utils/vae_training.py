@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -78,6 +78,8 @@ class VAERecipe:
         binarize: ``"dynamic"`` (fresh binary images every epoch), ``"fixed"`` (the package's
             one binarised copy) or ``"grey"`` (grey levels, for a Gaussian decoder).
         val_size: training digits held out to pick the best epoch (0: keep the last epoch).
+        train_size: train on only the first this many of the remaining (shuffled) training
+            digits, for notebook 08's small runs (0, the default: all of them).
         init_output_bias: start the decoder's output bias at the logit of each pixel's mean,
             so that the first decoded images are the average digit rather than grey noise.
         seed: seeds the initial weights, the split, the shuffling, the binarisation, the z draws.
@@ -100,6 +102,7 @@ class VAERecipe:
     free_bits: float = 0.0
     binarize: str = "dynamic"
     val_size: int = 500
+    train_size: int = 0
     init_output_bias: bool = True
     seed: int = 0
 
@@ -121,6 +124,7 @@ class VAERecipe:
         check_number("free_bits", self.free_bits, low=0.0)
         check_choice("binarize", self.binarize, BINARIZATIONS)
         check_nonneg_int("val_size", self.val_size)
+        check_nonneg_int("train_size", self.train_size)
         check_bool("init_output_bias", self.init_output_bias)
         check_int("seed", self.seed, low=0, high=2**32 - 2)
         if self.likelihood == "bernoulli" and self.binarize == "grey":
@@ -135,11 +139,13 @@ class VAERecipe:
     def cache_key(self) -> dict:
         """The fields that decide the weights, for :func:`lecture_utils.cache.cached`.
 
-        ``free_bits`` enters the key only when it is not 0, so that the recipes written before
-        it existed keep their cache files."""
+        The fields added for notebook 08 (``free_bits``, ``train_size``) enter the key only when
+        they differ from their defaults, so that the recipes written before them keep their
+        cache files."""
         fields = self.to_dict()
-        if not fields["free_bits"]:
-            del fields["free_bits"]
+        for name, default in _LATER_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
         return {"recipe": type(self).__name__, **fields}
 
     def make_model(self) -> VAE:
@@ -150,6 +156,10 @@ class VAERecipe:
             activation=self.activation,
             sigma=self.sigma,
         )
+
+
+#: fields added after the first cached recipes, with their defaults (see ``cache_key``)
+_LATER_FIELDS = {"free_bits": 0.0, "train_size": 0}
 
 
 def check_name(name: object) -> str:
@@ -188,6 +198,50 @@ REFERENCE_RECIPE = VAERecipe(
     val_size=0,
     init_output_bias=False,
 )
+
+
+def gaussian_recipe(sigma: float) -> VAERecipe:
+    """Notebook 06's Gaussian-decoder VAE with standard deviation ``sigma`` (06 trains it for
+    sigma = 0.05 and 1.0; notebook 08 loads the same files): grey digits, one hidden layer of
+    256, 2 epochs, no warm-up, no validation slice."""
+    return VAERecipe(
+        name=f"nb06-gauss{sigma}",
+        likelihood="gaussian",
+        sigma=sigma,
+        binarize="grey",
+        hidden_dims=(256,),
+        epochs=2,
+        kl_warmup_epochs=0,
+        val_size=0,
+    )
+
+
+#: notebook 08's small runs: K = 16, one hidden layer of 128 (ELU), 4 epochs on 2,000 training
+#: digits, batches of 64, peak learning rate 5e-3, no warm-up, beta = 1 (under a second each)
+SMALL_RECIPE = VAERecipe(
+    name="nb08-beta1",
+    latent_dim=16,
+    hidden_dims=(128,),
+    activation="elu",
+    epochs=4,
+    batch_size=64,
+    lr=5e-3,
+    kl_warmup_epochs=0,
+    val_size=0,
+    train_size=2000,
+)
+#: notebook 08's beta sweep: SMALL_RECIPE with the KL weight beta
+BETA_SWEEP = {
+    beta: replace(SMALL_RECIPE, name=f"nb08-beta{beta:g}", beta=beta)
+    for beta in (0.5, 1.0, 2.0, 4.0, 8.0)
+}
+#: notebook 08's posterior-collapse runs besides the sweep: KL warm-up, free bits at beta = 8,
+#: a wider network (one hidden layer of 384 on both sides)
+COLLAPSE_RUNS = {
+    "warm-up": replace(SMALL_RECIPE, name="nb08-warmup", kl_warmup_epochs=3),
+    "free bits": replace(SMALL_RECIPE, name="nb08-freebits", beta=8.0, free_bits=0.25),
+    "wider": replace(SMALL_RECIPE, name="nb08-wide", hidden_dims=(384,)),
+}
 
 
 # ----------------------------------------------------------------------------- the pieces
@@ -268,11 +322,18 @@ class BinarizedBatches:
 
 def split_indices(recipe: VAERecipe, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(val_idx, train_idx)``: a seeded random pick of ``recipe.val_size`` of ``n`` training
-    digits for validation, the rest for training (both ``(k,)`` int64, disjoint)."""
+    digits for validation, the rest (or the first ``recipe.train_size`` of the rest) for
+    training (both ``(k,)`` int64, disjoint)."""
     if not recipe.val_size < n:
         raise ValueError(f"val_size must be < {n} (the training digits), got {recipe.val_size}")
+    if recipe.train_size > n - recipe.val_size:
+        raise ValueError(
+            f"train_size must be <= {n - recipe.val_size} (the training digits left after "
+            f"val_size={recipe.val_size}), got {recipe.train_size}; 0 uses them all"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(recipe.seed))
-    return perm[: recipe.val_size], perm[recipe.val_size :]
+    train = perm[recipe.val_size :]
+    return perm[: recipe.val_size], train[: recipe.train_size] if recipe.train_size else train
 
 
 def make_vae_loaders(

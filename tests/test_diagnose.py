@@ -2,7 +2,6 @@
 integrals of notebook 05's linear-Gaussian model (where log p(x), the posterior and the best
 diagonal q are known in closed form), brute-force loops."""
 
-
 import pytest
 import torch
 from torch.distributions import (
@@ -304,7 +303,10 @@ def test_aggregate_posterior_grid_needs_two_dimensions():
 
 # ----------------------------------------------------------------------- free bits
 def test_free_bits_stays_out_of_the_cache_key_when_zero():
-    assert "free_bits" not in NOTEBOOK_RECIPE.cache_key()
+    assert (
+        "free_bits" not in NOTEBOOK_RECIPE.cache_key()
+        and "train_size" not in NOTEBOOK_RECIPE.cache_key()
+    )
     key = VAERecipe(name="fb", free_bits=0.5).cache_key()
     assert key["free_bits"] == 0.5
     with pytest.raises(ValueError, match="free_bits"):
