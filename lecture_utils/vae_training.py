@@ -6,7 +6,10 @@ slice used for early stopping, and the seed. :func:`train_vae` turns a recipe in
 model and its history with :func:`lecture_utils.training.fit`; :func:`train_vae_cached` does the
 same but keeps the weights in the course's model cache (:mod:`lecture_utils.cache`), so that a
 second run of notebook 06 loads them instead of training again. Notebook 07 loads notebook 06's
-2-D VAE from the same cache (:mod:`lecture_utils.model_cache`).
+2-D VAE from the same cache (:mod:`lecture_utils.model_cache`). Notebook 08 loads notebook 06's
+models the same way and trains its own small runs (:data:`SMALL_RECIPE`, :data:`BETA_SWEEP`,
+:data:`COLLAPSE_RUNS`), for which a recipe can train on a subset (``train_size``) and with free
+bits (``free_bits``).
 
 The choices, each explained in notebook 06:
 
@@ -367,6 +370,7 @@ def vae_loss(
 
     ``free_bits`` > 0 (training only): the KL in the loss is the sum over latent dimensions k
     of ``max(free_bits, mean over the batch of KL_k)`` (Kingma et al., 2016)."""
+    check_number("free_bits", free_bits, low=0.0)
     w = kl_weight if model.training else 1.0
     if free_bits > 0 and model.training:
         x = batch[0]
