@@ -9,7 +9,8 @@ Submodules, one purpose each:
                 log-densities ``log_normal`` / ``log_standard_normal``, closed-form Gaussian KL
 - ``training``  one plain fit loop that returns a history, and ``fit_from_seed``
 - ``evaluate``  Monte Carlo estimators (``log_mean_exp``, effective sample size; notebook 04),
-                importance-sampled log-likelihood in nats, bits per dimension (notebook 06)
+                importance-sampled log-likelihood in nats, bits per dimension (notebook 06),
+                the IWAE bound ``iwae_bound`` (notebook 08)
 - ``images``    per-image statistics: slant (notebook 01), grey fraction (notebook 02)
 - ``plotting``  image grids, reconstructions, latent scatter, the latent-space figures, PNGs
 - ``seed``      ``seed_everything`` and the one-thread policy (``torch_threads``)
@@ -20,6 +21,8 @@ Submodules, one purpose each:
 - ``toy``       latent-variable models with exact p(x) and posterior (notebooks 04, 05)
 - ``vae_training``  notebook 06's VAE recipes, training loop and model cache
 - ``latent``, ``widgets``, ``model_cache``  the latent-space explorer of notebook 07
+- ``diagnose``  why a VAE scores what it scores: gaps, active units, rate and distortion, the
+                aggregate posterior (notebook 08)
 """
 
 from importlib.metadata import PackageNotFoundError, version

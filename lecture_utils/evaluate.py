@@ -9,7 +9,10 @@ along ``dim``, by default the first):
 - :func:`best_weight_share`: max_s w_s / sum_s w_s, the share of the average carried by one
   sample;
 - :func:`log_weights`: the log weights log p(x, z_s) - log q(z_s|x) of a VAE-like model
-  (used in notebook 04, explained in notebook 06).
+  (used in notebook 04, explained in notebook 06); :func:`proposal_log_weights` for any
+  diagonal Gaussian proposal (notebook 08);
+- :func:`iwae_bound`: the importance-weighted bound L_S from S weights per group, and
+  :func:`mean_and_se`, a mean over test digits with its standard error (notebook 08).
 
 Scoring a VAE (notebook 06): the ELBO is a lower bound on log p_theta(x). Drawing S codes
 z_s ~ q_phi(z|x) (the argument ``n_samples`` of the functions below) and averaging the
@@ -118,22 +121,87 @@ def log_weights(
 
     Their mean over the draws is an estimate of the ELBO; their :func:`log_mean_exp` is the
     importance-sampled estimate of log p(x) (see :func:`log_likelihood`). No chunking: the
-    decoder sees ``n_samples * B`` codes at once.
+    decoder sees ``n_samples * B`` codes at once. The proposal is the encoder's q(z|x); for any
+    other diagonal Gaussian use :func:`proposal_log_weights`.
     """
     _check_model(model)
-    s = check_positive_int("n_samples", n_samples)
+    check_positive_int("n_samples", n_samples)
     check_tensor("x", x)
     was_training = model.training
     model.eval()
     try:
         mu, logvar = model.encode(x)  # (B, K) each
-        eps = torch.randn((s, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu + torch.exp(0.5 * logvar) * eps  # (S, B, K)
-        x_rep = x.unsqueeze(0).expand(s, *x.shape).reshape(s * len(x), *x.shape[1:])
-        log_px_z = model.log_likelihood(x_rep, z.reshape(s * len(x), -1)).reshape(s, len(x))
-        return log_px_z + log_standard_normal(z) - log_normal(z, mu, logvar)
+        return proposal_log_weights(model, x, mu, logvar, n_samples, generator)
     finally:
         model.train(was_training)
+
+
+def proposal_log_weights(
+    model: nn.Module,
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    n_samples: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Log importance weights log p(x, z_s) - log q(z_s) for ``n_samples`` draws z_s ~ q from
+    a given diagonal Gaussian q = N(mu, diag exp(logvar)) per image -> ``(n_samples, B)``
+    (notebook 08, where q is each digit's own optimised Gaussian).
+
+    ``x`` is ``(B, ...)`` images, ``mu`` and ``logvar`` ``(B, K)``. ``model`` needs only
+    ``log_likelihood(x, z) -> (B,)`` (a :class:`~lecture_utils.models.VAE`, or notebook 05's
+    :class:`~lecture_utils.toy.LinearGaussian`). Gradients flow to ``mu`` and ``logvar`` (the
+    draws are reparameterised), so the mean over the draws is a trainable ELBO estimate.
+    """
+    if not hasattr(model, "log_likelihood"):
+        raise TypeError(
+            f"model must have log_likelihood(x, z) -> (B,), like lecture_utils.models.VAE; "
+            f"{type(model).__name__} has none"
+        )
+    s = check_positive_int("n_samples", n_samples)
+    check_tensor("x", x)
+    check_tensor("mu", mu, ndim=2)
+    check_tensor("logvar", logvar, shape=tuple(mu.shape))
+    if len(x) != len(mu):
+        raise ValueError(
+            f"x and mu need one row per image, got {len(x)} images and {len(mu)} rows of mu"
+        )
+    eps = torch.randn((s, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    z = mu + torch.exp(0.5 * logvar) * eps  # (S, B, K)
+    x_rep = x.unsqueeze(0).expand(s, *x.shape).reshape(s * len(x), *x.shape[1:])
+    log_px_z = model.log_likelihood(x_rep, z.reshape(s * len(x), -1)).reshape(s, len(x))
+    return log_px_z + log_standard_normal(z) - log_normal(z, mu, logvar)
+
+
+def iwae_bound(log_w: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """The importance-weighted bound L_S (Burda et al., 2016) from ``T`` log weights per image
+    -> ``(B,)`` (notebook 08).
+
+    ``log_w`` is ``(T, B)`` with T a multiple of S = ``n_samples``. The T weights are cut into
+    T / S groups of S; each group gives one estimate log (1/S) sum_s w_s, and the groups'
+    estimates are averaged: an unbiased estimate of L_S = E[log (1/S) sum_s w_s], with less
+    noise than one group alone. L_1 is the ELBO; L_S rises with S towards log p(x).
+    """
+    _check_log_w(log_w, 0)
+    check_tensor("log_w", log_w, ndim=2, finite=False)
+    s = check_positive_int("n_samples", n_samples)
+    t = log_w.shape[0]
+    if t % s:
+        raise ValueError(
+            f"log_w holds {t} weights per image, not a multiple of n_samples={s}; "
+            f"pass T = k * {s} weights (for example the first {t - t % s})"
+        )
+    groups = log_w.reshape(t // s, s, -1)  # (T/S, S, B)
+    return log_mean_exp(groups, dim=1).mean(0)
+
+
+def mean_and_se(values: torch.Tensor) -> tuple[float, float]:
+    """The mean of per-item values ``(N,)`` and its standard error std / sqrt(N) (notebook 08):
+    how far the mean over these N items may lie from the mean over all items like them."""
+    check_tensor("values", values, ndim=1)
+    if len(values) < 2:
+        raise ValueError(f"values needs at least 2 items for a standard error, got {len(values)}")
+    return float(values.mean()), float(values.std() / math.sqrt(len(values)))
 
 
 @torch.no_grad()

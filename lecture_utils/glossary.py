@@ -1,6 +1,6 @@
 """The course's English-Korean glossary: one table from which every notebook's glossary is made.
 
-Each notebook (00 to 07) ends with a markdown cell ``## Glossary`` whose metadata lists the terms
+Each notebook (00 to 08) ends with a markdown cell ``## Glossary`` whose metadata lists the terms
 it shows, ``cell.metadata["glossary"] = ["autoencoder", ...]`` (keys of :data:`TERMS`, in the
 order shown). ``scripts/glossary.py --write`` regenerates those cells with
 :func:`glossary_markdown`, and ``tests/test_glossary.py`` fails when a cell differs from what
@@ -245,6 +245,41 @@ TERMS: dict[str, tuple[str, str]] = {
     "slant": ("기울어짐 (글자의 기울기)", "how far a digit leans to the right"),
     "least squares": ("최소제곱법", "fitting by minimising the sum of squared errors"),
     "widget": ("위젯", "an interactive control: a slider, a button"),
+    # 08: diagnosing a VAE
+    "likelihood ladder": (
+        "가능도 사다리",
+        "ELBO = L_1 ≤ L_5 ≤ ... ≤ log p(x): the bounds of more and more importance samples",
+    ),
+    "importance-weighted bound (IWAE bound)": (
+        "중요도 가중 하한 (IWAE 하한)",
+        "L_S = E[log (1/S) Σ_s w_s], tighter as S grows",
+    ),
+    "estimator bias": ("추정량의 편향", "how far an estimate's average lies from the true value"),
+    "approximation gap": (
+        "근사 간극",
+        "log p(x) - ELBO of the best q in the family: the price of the family",
+    ),
+    "amortisation gap": (
+        "분할 상환 간극 (amortization gap)",
+        "ELBO of the best q minus the encoder's: the price of one encoder for all x",
+    ),
+    "free bits": (
+        "프리 비트 (free bits)",
+        "each latent dimension's first λ nats of KL cost nothing",
+    ),
+    "β-VAE": ("베타-VAE (β-VAE)", "a VAE trained on reconstruction + β × KL"),
+    "rate / distortion": (
+        "레이트 / 왜곡 (전송률 / 왜곡)",
+        "the KL term / -E_q log p(x|z): the two terms of the negative ELBO",
+    ),
+    "rate-distortion plane": (
+        "레이트-왜곡 평면 (율-왜곡 평면)",
+        "runs as points (rate, distortion); -ELBO = rate + distortion",
+    ),
+    "factorised likelihood": (
+        "인수분해된 가능도",
+        "p(x|z) = Π_d p(x_d|z): pixels independent given z",
+    ),
 }
 
 

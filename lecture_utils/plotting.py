@@ -456,3 +456,74 @@ def plot_manifold(
         axes[0, 1].set_title("encoded digits (dashed: the grid's area)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- diagnosing a VAE
+# The two pictures of notebook 08's posterior-collapse section; its explorer
+# (lecture_utils.widgets.BetaExplorer) draws the same ones for the chosen beta.
+def plot_rate_distortion(
+    points: Mapping[str, tuple[float, float]],
+    sweep: Sequence[str] = (),
+    highlight: str | None = None,
+    ax: plt.Axes | None = None,
+    title: str = "rate and distortion",
+) -> Figure:
+    """Runs as points on the rate-distortion plane (notebook 08): rate = KL(q(z|x) || p(z)) on
+    the x-axis, distortion = -E_q log p(x|z) on the y-axis, both mean nats per digit.
+
+    ``points`` maps a label to ``(rate, distortion)``; the labels in ``sweep`` are joined by a
+    line in that order (a beta sweep); ``highlight`` is ringed. The dashed line is the
+    negative ELBO (rate + distortion) of the best point: every point on it has the same ELBO,
+    points below it a better one.
+    """
+    if not isinstance(points, Mapping) or not points:
+        raise ValueError("points must be a non-empty dict {label: (rate, distortion)}")
+    for label in [*sweep, *([highlight] if highlight is not None else [])]:
+        if label not in points:
+            raise ValueError(f"{label!r} is not one of the points' labels {list(points)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.0))
+    rates = np.array([float(r) for r, _ in points.values()])
+    dists = np.array([float(d) for _, d in points.values()])
+    best = float((rates + dists).min())
+    span = np.linspace(0.0, rates.max() * 1.1 + 1.0, 2)
+    ax.plot(span, best - span, ls="--", lw=0.8, color="gray", label="equal -ELBO (best run)")
+    if sweep:
+        ax.plot([points[k][0] for k in sweep], [points[k][1] for k in sweep], "-", color="tab:blue")
+    for label, (r, d) in points.items():
+        ax.plot([r], [d], "o", color="tab:blue" if label in sweep else "tab:orange", ms=4)
+        ax.annotate(label, (r, d), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    if highlight is not None:
+        r, d = points[highlight]
+        ax.plot([r], [d], "o", ms=11, mfc="none", mec="red", mew=1.5)
+    ax.set(
+        xlabel="rate: KL(q(z|x) || p(z)), nats",
+        ylabel="distortion: -E log p(x|z), nats",
+        title=title,
+        xlim=(0.0, rates.max() * 1.1 + 1.0),
+        ylim=(dists.min() - 10.0, dists.max() + 10.0),
+    )
+    ax.legend(fontsize=7, loc="upper right")
+    return ax.figure
+
+
+def plot_kl_bars(
+    kl_dims: torch.Tensor,
+    ax: plt.Axes | None = None,
+    title: str = "KL per latent dimension",
+    ymax: float | None = None,
+    floor: float = 0.1,
+) -> Figure:
+    """Each latent dimension's mean KL(q(z_k|x) || N(0, 1)) in nats as a bar (notebook 08),
+    ``kl_dims`` ``(K,)``; the dotted line marks ``floor`` (below it a dimension carries almost
+    nothing); ``ymax`` fixes the axis so that several plots compare."""
+    check_tensor("kl_dims", kl_dims, ndim=1, low=0.0)
+    floor = check_number("floor", floor, low=0.0)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 2.4))
+    values = kl_dims.detach().cpu().numpy()
+    ax.bar(np.arange(1, len(values) + 1), values, color="tab:blue")
+    ax.axhline(floor, color="gray", lw=0.8, ls=":")
+    top = ymax if ymax is not None else max(float(values.max()) * 1.1, floor * 2)
+    ax.set(xlabel="latent dimension k", ylabel="nats per digit", title=title, ylim=(0.0, top))
+    return ax.figure

@@ -6,7 +6,10 @@ slice used for early stopping, and the seed. :func:`train_vae` turns a recipe in
 model and its history with :func:`lecture_utils.training.fit`; :func:`train_vae_cached` does the
 same but keeps the weights in the course's model cache (:mod:`lecture_utils.cache`), so that a
 second run of notebook 06 loads them instead of training again. Notebook 07 loads notebook 06's
-2-D VAE from the same cache (:mod:`lecture_utils.model_cache`).
+2-D VAE from the same cache (:mod:`lecture_utils.model_cache`). Notebook 08 loads notebook 06's
+models the same way and trains its own small runs (:data:`SMALL_RECIPE`, :data:`BETA_SWEEP`,
+:data:`COLLAPSE_RUNS`), for which a recipe can train on a subset (``train_size``) and with free
+bits (``free_bits``).
 
 The choices, each explained in notebook 06:
 
@@ -29,7 +32,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -71,9 +74,16 @@ class VAERecipe:
         kl_warmup_epochs: the epochs whose KL weight is below ``beta`` (see :func:`kl_weight`;
             0: no warm-up).
         beta: the KL weight after the warm-up (1 gives the ELBO; notebook 06's look ahead).
+        free_bits: nats per latent dimension that the KL term does not charge for (Kingma et
+            al., 2016; notebook 08): each dimension's batch-mean KL enters the training loss
+            as ``max(free_bits, KL_k)``, so a dimension gains nothing by carrying less than
+            that. 0 (the default): the plain KL. The recorded ``kl`` and ``neg_elbo`` are
+            always the true ones.
         binarize: ``"dynamic"`` (fresh binary images every epoch), ``"fixed"`` (the package's
             one binarised copy) or ``"grey"`` (grey levels, for a Gaussian decoder).
         val_size: training digits held out to pick the best epoch (0: keep the last epoch).
+        train_size: train on only the first this many of the remaining (shuffled) training
+            digits, for notebook 08's small runs (0, the default: all of them).
         init_output_bias: start the decoder's output bias at the logit of each pixel's mean,
             so that the first decoded images are the average digit rather than grey noise.
         seed: seeds the initial weights, the split, the shuffling, the binarisation, the z draws.
@@ -93,8 +103,10 @@ class VAERecipe:
     final_lr_fraction: float = 0.05
     kl_warmup_epochs: int = 10
     beta: float = 1.0
+    free_bits: float = 0.0
     binarize: str = "dynamic"
     val_size: int = 500
+    train_size: int = 0
     init_output_bias: bool = True
     seed: int = 0
 
@@ -113,8 +125,10 @@ class VAERecipe:
         check_number("final_lr_fraction", self.final_lr_fraction, low=0.0, low_open=True, high=1.0)
         check_nonneg_int("kl_warmup_epochs", self.kl_warmup_epochs)
         check_number("beta", self.beta, low=0.0)
+        check_number("free_bits", self.free_bits, low=0.0)
         check_choice("binarize", self.binarize, BINARIZATIONS)
         check_nonneg_int("val_size", self.val_size)
+        check_nonneg_int("train_size", self.train_size)
         check_bool("init_output_bias", self.init_output_bias)
         check_int("seed", self.seed, low=0, high=2**32 - 2)
         if self.likelihood == "bernoulli" and self.binarize == "grey":
@@ -127,8 +141,16 @@ class VAERecipe:
         return asdict(self)
 
     def cache_key(self) -> dict:
-        """The fields that decide the weights, for :func:`lecture_utils.cache.cached`."""
-        return {"recipe": type(self).__name__, **self.to_dict()}
+        """The fields that decide the weights, for :func:`lecture_utils.cache.cached`.
+
+        The fields added for notebook 08 (``free_bits``, ``train_size``) enter the key only when
+        they differ from their defaults, so that the recipes written before them keep their
+        cache files."""
+        fields = self.to_dict()
+        for name, default in _LATER_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
+        return {"recipe": type(self).__name__, **fields}
 
     def make_model(self) -> VAE:
         return VAE(
@@ -138,6 +160,10 @@ class VAERecipe:
             activation=self.activation,
             sigma=self.sigma,
         )
+
+
+#: fields added after the first cached recipes, with their defaults (see ``cache_key``)
+_LATER_FIELDS = {"free_bits": 0.0, "train_size": 0}
 
 
 def check_name(name: object) -> str:
@@ -191,6 +217,50 @@ REFERENCE_RECIPE = VAERecipe(
     val_size=0,
     init_output_bias=False,
 )
+
+
+def gaussian_recipe(sigma: float) -> VAERecipe:
+    """Notebook 06's Gaussian-decoder VAE with standard deviation ``sigma`` (06 trains it for
+    sigma = 0.05 and 1.0; notebook 08 loads the same files): grey digits, one hidden layer of
+    256, 2 epochs, no warm-up, no validation slice."""
+    return VAERecipe(
+        name=f"nb06-gauss{sigma}",
+        likelihood="gaussian",
+        sigma=sigma,
+        binarize="grey",
+        hidden_dims=(256,),
+        epochs=2,
+        kl_warmup_epochs=0,
+        val_size=0,
+    )
+
+
+#: notebook 08's small runs: K = 16, one hidden layer of 128 (ELU), 4 epochs on 2,000 training
+#: digits, batches of 64, peak learning rate 5e-3, no warm-up, beta = 1 (under a second each)
+SMALL_RECIPE = VAERecipe(
+    name="nb08-beta1",
+    latent_dim=16,
+    hidden_dims=(128,),
+    activation="elu",
+    epochs=4,
+    batch_size=64,
+    lr=5e-3,
+    kl_warmup_epochs=0,
+    val_size=0,
+    train_size=2000,
+)
+#: notebook 08's beta sweep: SMALL_RECIPE with the KL weight beta
+BETA_SWEEP = {
+    beta: replace(SMALL_RECIPE, name=f"nb08-beta{beta:g}", beta=beta)
+    for beta in (0.5, 1.0, 2.0, 4.0, 8.0)
+}
+#: notebook 08's posterior-collapse runs besides the sweep: KL warm-up, free bits at beta = 8,
+#: a wider network (one hidden layer of 384 on both sides)
+COLLAPSE_RUNS = {
+    "warm-up": replace(SMALL_RECIPE, name="nb08-warmup", kl_warmup_epochs=3),
+    "free bits": replace(SMALL_RECIPE, name="nb08-freebits", beta=8.0, free_bits=0.25),
+    "wider": replace(SMALL_RECIPE, name="nb08-wide", hidden_dims=(384,)),
+}
 
 
 # ----------------------------------------------------------------------------- the pieces
@@ -271,11 +341,18 @@ class BinarizedBatches:
 
 def split_indices(recipe: VAERecipe, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(val_idx, train_idx)``: a seeded random pick of ``recipe.val_size`` of ``n`` training
-    digits for validation, the rest for training (both ``(k,)`` int64, disjoint)."""
+    digits for validation, the rest (or the first ``recipe.train_size`` of the rest) for
+    training (both ``(k,)`` int64, disjoint)."""
     if not recipe.val_size < n:
         raise ValueError(f"val_size must be < {n} (the training digits), got {recipe.val_size}")
+    if recipe.train_size > n - recipe.val_size:
+        raise ValueError(
+            f"train_size must be <= {n - recipe.val_size} (the training digits left after "
+            f"val_size={recipe.val_size}), got {recipe.train_size}; 0 uses them all"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(recipe.seed))
-    return perm[: recipe.val_size], perm[recipe.val_size :]
+    train = perm[recipe.val_size :]
+    return perm[: recipe.val_size], train[: recipe.train_size] if recipe.train_size else train
 
 
 def make_vae_loaders(
@@ -300,16 +377,29 @@ def make_vae_loaders(
 
 
 def vae_loss(
-    model: VAE, batch: tuple[torch.Tensor, ...], kl_weight: float = 1.0
+    model: VAE, batch: tuple[torch.Tensor, ...], kl_weight: float = 1.0, free_bits: float = 0.0
 ) -> dict[str, torch.Tensor]:
     """The training loss ``mean(-(recon - kl_weight * KL))`` and the terms to record:
     ``neg_elbo`` (the true negative ELBO), ``recon`` (-E_q log p(x|z)) and ``kl``, per-example
     means in nats over the batch ``x`` of shape ``(B, 1, 28, 28)``. In eval mode (validation)
-    the weight is 1, so that the best epoch is the best ELBO."""
-    recon, kl = model.elbo_terms(batch[0])
+    the weight is 1 and there are no free bits, so that the best epoch is the best ELBO.
+
+    ``free_bits`` > 0 (training only): the KL in the loss is the sum over latent dimensions k
+    of ``max(free_bits, mean over the batch of KL_k)`` (Kingma et al., 2016)."""
+    check_number("free_bits", free_bits, low=0.0)
     w = kl_weight if model.training else 1.0
+    if free_bits > 0 and model.training:
+        x = batch[0]
+        mu, logvar = model.encode(x)
+        recon = model.log_likelihood(x, model.reparameterize(mu, logvar))
+        kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)  # (B, K)
+        kl = kl_dims.sum(dim=1)
+        loss = -recon.mean() + w * kl_dims.mean(0).clamp_min(free_bits).sum()
+    else:
+        recon, kl = model.elbo_terms(batch[0])
+        loss = (-recon + w * kl).mean()
     return {
-        "loss": (-recon + w * kl).mean(),
+        "loss": loss,
         "neg_elbo": (kl - recon).mean().detach(),
         "recon": -recon.mean().detach(),
         "kl": kl.mean().detach(),
@@ -361,7 +451,7 @@ def train_vae(
         warmup = KLWarmup(recipe.kl_warmup_epochs, recipe.beta)
         history = fit(
             model,
-            lambda m, b: vae_loss(m, b, warmup.weight),
+            lambda m, b: vae_loss(m, b, warmup.weight, recipe.free_bits),
             train,
             recipe.epochs,
             optimizer=optimizer,

@@ -1,0 +1,133 @@
+"""Notebook 08's beta explorer in a real browser: JupyterLab, driven by headless Chromium.
+
+Modelled on ``test_browser.py`` (notebook 07), whose server and page helpers it reuses: the
+notebook is copied to a temporary folder, JupyterLab starts on 127.0.0.1 with a random token and
+its own empty model cache, and every cell is run (Run All). Then the beta slider is focused and
+moved with the keyboard: the slider's value, the numbers beside it and the chart (its bytes, not
+just its URL) must change, the reconstructions too, and no error output may appear. A screenshot
+goes to ``build/browser/``. Without chromium or playwright the test skips with the reason, unless
+VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_browser import (
+    SCREENSHOTS,
+    Server,
+    error_texts,
+    free_port,
+    img_bytes,
+    served_page,
+    server_env,
+    unavailable,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "08_diagnosing_vaes.ipynb"
+RUN_ALL_S = 600  # with an empty model cache the notebook trains notebook 06's models too
+EXPLORER = ".beta-explorer"  # the CSS class of BetaExplorer's box
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = shutil.which("chromium")
+    if path is None:
+        unavailable("chromium not found on PATH (Debian: apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("the Python package playwright is not installed")
+    return path
+
+
+def wait_until_changes(read, before, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while read() == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def move_the_beta_slider(page) -> None:
+    box = page.locator(EXPLORER).first
+    box.scroll_into_view_if_needed()
+    handle = box.locator(".noUi-handle").first
+    readout = box.locator(".widget-html-content").first
+    chart = box.locator("img.widget-image").first
+    recon = box.locator("img.widget-image").nth(1)
+    value, text = handle.get_attribute("aria-valuenow"), readout.inner_text()
+    chart_before, recon_before = img_bytes(chart), img_bytes(recon)
+    handle.focus()
+    page.keyboard.press("ArrowRight")  # the next beta of the sweep
+    page.wait_for_function(
+        "([el, v]) => el.getAttribute('aria-valuenow') !== v",
+        arg=[handle.element_handle(), value],
+        timeout=10_000,
+    )
+    wait_until_changes(lambda: img_bytes(chart), chart_before)
+    wait_until_changes(readout.inner_text, text)
+    assert img_bytes(chart) != chart_before, "the rate-distortion chart did not change"
+    assert img_bytes(recon) != recon_before, "the reconstructions did not change"
+    assert readout.inner_text() != text, "the run's numbers did not change"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "08_diagnosing_vaes_jupyterlab.png"), full_page=False)
+
+
+def test_jupyterlab_runs_the_notebook_and_the_beta_slider_redraws(chromium, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
+    cache = tmp_path / "model-cache"
+    port, token = free_port(), secrets.token_hex(16)
+    args = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={work}",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.allow_root=True",
+    ]
+    server = Server(args, port, token, work, server_env(tmp_path, cache), tmp_path / "lab.log")
+    with served_page(chromium, server, ready="/api/status") as page:
+        page.goto(server.url(f"/lab/tree/{NOTEBOOK.name}?reset"), timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+        page.wait_for_function(
+            """() => {
+                const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                const kernel = nb && nb.sessionContext && nb.sessionContext.session
+                    && nb.sessionContext.session.kernel;
+                return kernel && kernel.status === 'idle';
+            }""",
+            timeout=120_000,
+        )
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        n_code = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text())["cells"])
+        page.wait_for_function(
+            """n => {
+                const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                    .map(p => p.textContent.trim());
+                return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t))
+                    && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
+            }""",
+            arg=n_code,
+            timeout=RUN_ALL_S * 1000,
+            polling=500,
+        )
+        page.wait_for_selector(f"{EXPLORER} .noUi-handle", timeout=30_000)
+        errors = error_texts(page)
+        assert not errors, f"error output after running every cell: {errors}\n{server.tail()}"
+        move_the_beta_slider(page)
+        errors = error_texts(page)
+        assert not errors, f"error output after moving the beta slider: {errors}"
