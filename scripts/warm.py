@@ -26,6 +26,8 @@ from typing import TextIO
 from lecture_utils import cache
 from lecture_utils.model_cache import COURSE_RECIPES, Recipe, load_or_train
 from lecture_utils.vae_training import (
+    BETA_SWEEP,
+    COLLAPSE_RUNS,
     NOTEBOOK_GAUSSIAN_RECIPES,
     NOTEBOOK_RECIPE,
     NOTEBOOK_RECIPE_2D,
@@ -41,6 +43,8 @@ def course_recipes() -> list[Recipe]:
         NOTEBOOK_RECIPE_2D,
         *NOTEBOOK_GAUSSIAN_RECIPES,
         *COURSE_RECIPES.values(),
+        *BETA_SWEEP.values(),
+        *COLLAPSE_RUNS.values(),
     ):
         found.setdefault(cache.cache_path(recipe.name, recipe.cache_key(), "").name, recipe)
     return list(found.values())

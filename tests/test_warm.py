@@ -52,6 +52,19 @@ def calls_a_trainer(node: ast.AST) -> bool:
     return False
 
 
+def up_to_training(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of ``body`` up to its last one that trains, and inside a loop or block
+    that trains, its statements up to the training call (what follows uses the model)."""
+    hits = [k for k, s in enumerate(body) if calls_a_trainer(s)]
+    kept = body[: hits[-1] + 1] if hits else []
+    if kept and isinstance(kept[-1], ast.For | ast.While | ast.With | ast.If):
+        last = kept[-1]
+        last.body = up_to_training(last.body) or [ast.Pass()]
+        if hasattr(last, "orelse"):
+            last.orelse = up_to_training(last.orelse)
+    return kept
+
+
 class _StandIns(dict):
     """The scan's namespace: a name that only a skipped cell defines (a progress bar, a
     display) reads as a stand-in object instead of stopping the scan."""
@@ -69,15 +82,15 @@ def cached_models_loaded_by(path: Path) -> set[str]:
     def record_recipe(recipe, *args, **kwargs):
         recipe = COURSE_RECIPES[recipe] if isinstance(recipe, str) else recipe
         found.add(file_name(recipe.name, recipe.cache_key()))
-        return None
+        return mock.MagicMock(name="model")
 
     def record_vae(recipe, *args, **kwargs):
         record_recipe(recipe)
-        return None, None
+        return mock.MagicMock(name="model"), mock.MagicMock(name="history")
 
     def record_cached(name, key, *args, **kwargs):
         found.add(file_name(name, key))
-        return None, None
+        return mock.MagicMock(name="model"), mock.MagicMock(name="history")
 
     stub = type("cache", (), {"cached": staticmethod(record_cached)})
     trees = [
@@ -92,14 +105,20 @@ def cached_models_loaded_by(path: Path) -> set[str]:
         train_vae_cached=record_vae, load_or_train=record_recipe, cached=record_cached, cache=stub
     )
     for i, tree in enumerate(trees):
-        hits = [k for k, s in enumerate(tree.body) if calls_a_trainer(s)]
-        if not hits:
+        if not calls_a_trainer(tree):
             continue
         body = [
-            s for s in tree.body[: hits[-1] + 1] if not isinstance(s, (ast.Import, ast.ImportFrom))
+            s for s in up_to_training(tree.body) if not isinstance(s, ast.Import | ast.ImportFrom)
         ]
         try:
-            exec(compile(ast.Module(body, []), f"{path.name}, code cell {i}", "exec"), namespace)
+            exec(
+                compile(
+                    ast.fix_missing_locations(ast.Module(body, [])),
+                    f"{path.name}, code cell {i}",
+                    "exec",
+                ),
+                namespace,
+            )
         except Exception as err:  # noqa: BLE001 - say which cell could not be followed
             raise AssertionError(
                 f"{path.name}, code cell {i}: could not follow the statements up to its cached "

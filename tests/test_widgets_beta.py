@@ -69,7 +69,8 @@ def test_the_slider_swaps_every_picture_in_place(sweep, binary):
 
 def test_display_sends_widget_static_picture_and_text(sweep, binary):
     view = BetaExplorer(sweep, binary, beta=0.5)
-    bundle = view._repr_mimebundle_()
+    bundle, metadata = view._repr_mimebundle_()
+    assert set(metadata["image/png"]) == {"width", "height"}
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == view.box.model_id
     assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
     s = view.stats[0.5]
