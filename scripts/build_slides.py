@@ -123,7 +123,7 @@ html body .reveal .jp-Cell, html body .reveal .jp-Cell-inputWrapper, html body .
 html body .reveal pre, html body .reveal code, html body .reveal .jp-OutputArea-output pre { font-size: 20px; line-height: 1.3; }
 /* figures: stored at twice the pixel density; as large as a slide allows, never cut off */
 html body .reveal .jp-RenderedImage { text-align: center; }
-html body .reveal .jp-RenderedImage img { width: auto; height: auto; max-width: 100%; max-height: 470px; }
+html body .reveal .jp-RenderedImage img { width: auto; height: auto; max-width: 100%; max-height: 440px; }
 html body .reveal aside.notes { display: none; }
 </style>
 {% endblock html_head_css %}

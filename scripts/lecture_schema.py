@@ -205,7 +205,13 @@ def _filter_outputs(outputs: list, show: str) -> list:
                 out["data"] = images
                 kept.append(out)
         return kept
-    return [o for o in outputs if o.get("name") != "stderr"]
+    # no stderr; no empty displays (a training progress line leaves one behind)
+    return [
+        o
+        for o in outputs
+        if o.get("name") != "stderr"
+        and not (o.get("output_type") == "display_data" and not o.get("data"))
+    ]
 
 
 def lecture_notebook(nb, handout: bool = False, draft: bool = False):

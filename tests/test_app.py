@@ -65,12 +65,14 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def warm_cache(tmp_path_factory):
-    """A model cache holding the app's three models (trained here, as the app would)."""
+    """A model cache holding the app's models (trained here, as the app would): notebook 07's
+    three and notebook 08's beta sweep."""
     from lecture_utils.model_cache import COURSE_RECIPES, load_or_train
+    from lecture_utils.vae_training import BETA_SWEEP
 
     cache = tmp_path_factory.mktemp("model-cache")
-    for name in COURSE_RECIPES:
-        load_or_train(name, directory=cache, log=None)
+    for recipe in [*COURSE_RECIPES.values(), *BETA_SWEEP.values()]:
+        load_or_train(recipe, directory=cache, log=None, progress=None)
     return cache
 
 
@@ -246,6 +248,21 @@ def test_app_starts_fast_offline_redraws_and_leaves_no_kernel(chromium, server):
             scatter.click(position={"x": shown["width"] / 2, "y": shown["height"] / 2})
             assert wait_until_changes(lambda: img_bytes(chosen), image_before) != image_before
             assert wait_until_changes(caption.inner_text, text_before) != text_before
+
+            # notebook 08's beta sweep: a keyboard move of its slider shows another run
+            page.locator(".lm-TabBar-tab", has_text="β sweep").click()
+            sweep = page.locator(".vae-course-projector").last
+            pictures = sweep.locator("img.widget-image")
+            pictures.first.wait_for(state="visible")
+            before = [img_bytes(pictures.nth(k)) for k in range(pictures.count())]
+            sweep.locator(".noUi-handle, input[type=range]").first.focus()
+            page.keyboard.press("ArrowRight")
+            after = wait_until_changes(
+                lambda: [img_bytes(pictures.nth(k)) for k in range(len(before))], before
+            )
+            assert after != before, (
+                "ArrowRight on the beta slider did not redraw the run's pictures"
+            )
 
             # a second page has its own kernel; closing it leaves the first page's alone
             second, _, second_id = open_app(browser, base, left)
