@@ -91,22 +91,27 @@ class EpochTimer(Callback):
 
 
 class TimeBudget(Callback):
-    """Stop training once ``seconds`` of wall-clock time have passed, at the end of the epoch
-    that comes closest (an epoch is not cut short): training stops after an epoch when the
-    time so far plus half an average epoch reaches the budget. ``scripts/bench_vae.py`` trains
-    the reference VAE for as long as the course's recipe took this way."""
+    """Stop training once ``seconds`` have passed, at the end of the epoch that comes closest
+    (an epoch is not cut short): training stops after an epoch when the time so far plus half
+    an average epoch reaches the budget. ``scripts/bench_vae.py`` trains the reference VAE for
+    as long as the course's recipe took this way.
 
-    def __init__(self, seconds: float) -> None:
+    ``cpu=False`` counts wall-clock seconds; ``cpu=True`` this process's processor seconds
+    (all threads), which other programs on a shared machine change far less.
+    """
+
+    def __init__(self, seconds: float, cpu: bool = False) -> None:
         self.seconds = check_number("seconds", seconds, low=0.0, low_open=True)
+        self.clock = time.process_time if check_bool("cpu", cpu) else time.perf_counter
         self.start: float | None = None
 
     def on_epoch_start(self, epoch: int) -> None:
         if self.start is None:
-            self.start = time.perf_counter()
+            self.start = self.clock()
 
     def on_epoch_end(self, epoch: int, history: History) -> None:
         assert self.start is not None, "on_epoch_start runs first"
-        elapsed = time.perf_counter() - self.start
+        elapsed = self.clock() - self.start
         self.stop = elapsed + 0.5 * elapsed / (epoch + 1) >= self.seconds
 
 

@@ -76,7 +76,7 @@ def test_benchmark_prints_the_recipe_the_reference_at_equal_time_and_the_differe
         "1",
     ]
     done = subprocess.run(
-        [*tiny, "--k", "20", "--test-digits", "30", "--json"],
+        [*tiny, "--k", "20", "--test-digits", "30", "--cpu-clock", "--json"],
         capture_output=True,
         text=True,
         timeout=300,

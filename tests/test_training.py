@@ -166,8 +166,17 @@ def test_time_budget_stops_at_the_epoch_nearest_the_budget(monkeypatch):
         stops.append(budget.stop)
     # after 30 s, half an epoch more (5 s) passes 34 s: 30 s is nearer 34 than 40 s is
     assert stops == [False, False, True, True]
+    cpu = iter([5.0, 6.0, 30.0])  # processor seconds: 1 s in the first epoch, then 25 s
+    monkeypatch.setattr(training.time, "process_time", lambda: next(cpu))
+    by_cpu = TimeBudget(20.0, cpu=True)
+    for epoch in range(2):
+        by_cpu.on_epoch_start(epoch)
+        by_cpu.on_epoch_end(epoch, history)
+        assert by_cpu.stop == (epoch == 1)
     with pytest.raises(ValueError, match="seconds must be > 0"):
         TimeBudget(0)
+    with pytest.raises(TypeError, match="cpu must be True or False"):
+        TimeBudget(1.0, cpu="yes")
     with pytest.raises(TypeError, match="seconds must be a number"):
         TimeBudget("30")
 
