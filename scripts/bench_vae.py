@@ -306,6 +306,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each figure as soon as it is measured
     recipe = REFERENCE_RECIPE if args.reference else NOTEBOOK_RECIPE
     try:
         recipe = dataclasses.replace(recipe, **dict(parse_override(s, recipe) for s in args.set))
