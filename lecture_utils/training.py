@@ -42,7 +42,7 @@ ProgressTo = Literal["auto"] | TextIO | None
 
 
 class Callback:
-    """A hook into :func:`fit`: override either method (both do nothing here).
+    """A hook into :func:`fit`: override any of its methods (they do nothing here).
 
     ``on_epoch_start(epoch)`` runs before epoch ``epoch`` (0-based) trains;
     ``on_train_pass_end(epoch)`` runs after its gradient steps, before its validation (notebook
