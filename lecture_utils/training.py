@@ -42,17 +42,26 @@ ProgressTo = Literal["auto"] | TextIO | None
 
 
 class Callback:
-    """A hook into :func:`fit`: override either method (both do nothing here).
+    """A hook into :func:`fit`: override any of its methods (they do nothing here).
 
     ``on_epoch_start(epoch)`` runs before epoch ``epoch`` (0-based) trains;
-    ``on_epoch_end(epoch, history)`` runs after it and its validation, and may append
+    ``on_train_pass_end(epoch)`` runs after its gradient steps, before its validation (notebook
+    06's weight averaging puts the averaged weights in place there);
+    ``on_epoch_end(epoch, history)`` runs after the validation, and may append
     entries to ``history`` (one value per epoch, like fit's own); ``on_train_end(history)``
     runs once when training stops, after the last epoch or on an error (``history`` then holds
-    the epochs that finished).
+    the epochs that finished). A callback that sets ``stop = True`` ends training after the
+    current epoch (see :class:`TimeBudget`).
     """
+
+    #: set to True (in ``on_epoch_end``) to end training after the current epoch
+    stop: bool = False
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called before epoch ``epoch`` (0-based)."""
+
+    def on_train_pass_end(self, epoch: int) -> None:
+        """Called after epoch ``epoch``'s gradient steps, before its validation."""
 
     def on_epoch_end(self, epoch: int, history: History) -> None:
         """Called after epoch ``epoch`` and its validation."""
@@ -79,6 +88,31 @@ class EpochTimer(Callback):
         history.setdefault("steps", []).append((epoch + 1) * self.steps_per_epoch)
         history.setdefault("seconds", []).append(time.perf_counter() - self.start[0])
         history.setdefault("cpu_seconds", []).append(time.process_time() - self.start[1])
+
+
+class TimeBudget(Callback):
+    """Stop training once ``seconds`` have passed, at the end of the epoch that comes closest
+    (an epoch is not cut short): training stops after an epoch when the time so far plus half
+    an average epoch reaches the budget. ``scripts/bench_vae.py`` trains the reference VAE for
+    as long as the course's recipe took this way.
+
+    ``cpu=False`` counts wall-clock seconds; ``cpu=True`` this process's processor seconds
+    (all threads), which other programs on a shared machine change far less.
+    """
+
+    def __init__(self, seconds: float, cpu: bool = False) -> None:
+        self.seconds = check_number("seconds", seconds, low=0.0, low_open=True)
+        self.clock = time.process_time if check_bool("cpu", cpu) else time.perf_counter
+        self.start: float | None = None
+
+    def on_epoch_start(self, epoch: int) -> None:
+        if self.start is None:
+            self.start = self.clock()
+
+    def on_epoch_end(self, epoch: int, history: History) -> None:
+        assert self.start is not None, "on_epoch_start runs first"
+        elapsed = self.clock() - self.start
+        self.stop = elapsed + 0.5 * elapsed / (epoch + 1) >= self.seconds
 
 
 def in_notebook() -> bool:
@@ -277,7 +311,8 @@ def fit(
         keep_best: at the end, restore the weights of the epoch with the lowest ``val_loss``
             (early stopping without stopping).
         callbacks: :class:`Callback` objects, called at the start and end of every epoch in
-            the order given (and ``on_train_end`` once at the end).
+            the order given (and ``on_train_end`` once at the end); training ends early after
+            an epoch at which one of them has set ``stop`` (so ``epochs`` is then a maximum).
         quiet: no progress display of fit's own. Otherwise fit adds ``Progress(epochs)``
             (shown in a notebook only) unless ``callbacks`` hold a :class:`Progress` already.
 
@@ -311,6 +346,8 @@ def fit(
             model.train()
             for key, value in _run_epoch(model, loss_fn, train_loader, optimizer).items():
                 history.setdefault(key, []).append(value)
+            for callback in callbacks:
+                callback.on_train_pass_end(epoch)
             if scheduler is not None:
                 history.setdefault("lr", []).append(scheduler.get_last_lr()[0])
                 scheduler.step()
@@ -321,6 +358,8 @@ def fit(
                     best = (history["val_loss"][-1], copy.deepcopy(model.state_dict()))
             for callback in callbacks:
                 callback.on_epoch_end(epoch, history)
+            if any(callback.stop for callback in callbacks):
+                break
     finally:
         for callback in callbacks:
             callback.on_train_end(history)

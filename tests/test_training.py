@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import Autoencoder
-from lecture_utils.training import Callback, EpochTimer, evaluate_loss, fit
+from lecture_utils.training import Callback, EpochTimer, TimeBudget, evaluate_loss, fit
 
 
 def loaders(n=256):
@@ -104,24 +104,81 @@ def test_callbacks_run_in_order_around_each_epoch():
         def on_epoch_start(self, epoch):
             calls.append((self.tag, "start", epoch))
 
+        def on_train_pass_end(self, epoch):
+            calls.append((self.tag, "trained", epoch, len(hist_seen)))
+
         def on_epoch_end(self, epoch, history):
+            hist_seen.append(len(history["val_loss"]))
             calls.append((self.tag, "end", epoch, len(history["val_loss"])))
 
+    hist_seen = []
     timer = EpochTimer(len(train))
     hist = fit(Autoencoder(2, (8,)), recon, train, 2, val_loader=val, quiet=True,
                callbacks=[Log("a"), Log("b"), timer])  # fmt: skip
     assert calls == [
         ("a", "start", 0),
         ("b", "start", 0),
+        ("a", "trained", 0, 0),  # before the validation of epoch 0
+        ("b", "trained", 0, 0),
         ("a", "end", 0, 1),
         ("b", "end", 0, 1),
         ("a", "start", 1),
         ("b", "start", 1),
+        ("a", "trained", 1, 2),
+        ("b", "trained", 1, 2),
         ("a", "end", 1, 2),
         ("b", "end", 1, 2),
     ]
     assert hist["steps"] == [len(train), 2 * len(train)]
     assert 0 <= hist["seconds"][0] <= hist["seconds"][1] and len(hist["cpu_seconds"]) == 2
+
+
+def test_a_callback_that_sets_stop_ends_training_after_that_epoch():
+    train, val = loaders()
+
+    class StopAfter(Callback):
+        def on_epoch_end(self, epoch, history):
+            self.stop = epoch == 1
+
+    ended = []
+
+    class End(Callback):
+        def on_train_end(self, history):
+            ended.append(len(history["loss"]))
+
+    model = Autoencoder(2, (8,))
+    hist = fit(model, recon, train, 5, val_loader=val, keep_best=True, quiet=True,
+               callbacks=[StopAfter(), End()])  # fmt: skip
+    assert len(hist["loss"]) == len(hist["val_loss"]) == 2 and ended == [2]
+    assert not model.training
+
+
+def test_time_budget_stops_at_the_epoch_nearest_the_budget(monkeypatch):
+    import lecture_utils.training as training
+
+    clock = iter([0.0, 10.0, 20.0, 30.0, 40.0])  # the start, then the end of each epoch
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
+    budget, history = TimeBudget(34.0), {}
+    stops = []
+    for epoch in range(4):
+        budget.on_epoch_start(epoch)
+        budget.on_epoch_end(epoch, history)
+        stops.append(budget.stop)
+    # after 30 s, half an epoch more (5 s) passes 34 s: 30 s is nearer 34 than 40 s is
+    assert stops == [False, False, True, True]
+    cpu = iter([5.0, 6.0, 30.0])  # processor seconds: 1 s in the first epoch, then 25 s
+    monkeypatch.setattr(training.time, "process_time", lambda: next(cpu))
+    by_cpu = TimeBudget(20.0, cpu=True)
+    for epoch in range(2):
+        by_cpu.on_epoch_start(epoch)
+        by_cpu.on_epoch_end(epoch, history)
+        assert by_cpu.stop == (epoch == 1)
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        TimeBudget(0)
+    with pytest.raises(TypeError, match="cpu must be True or False"):
+        TimeBudget(1.0, cpu="yes")
+    with pytest.raises(TypeError, match="seconds must be a number"):
+        TimeBudget("30")
 
 
 def test_evaluate_loss_weights_batches_by_their_size():
