@@ -394,8 +394,10 @@ def compare_label_budgets(
     equal-per-class subset is drawn with ``torch.Generator().manual_seed(seed)`` and shared by
     every method, so the methods are compared on the same labels; each classifier's new
     weights come from the same seed. Every method gets the same optimizer, learning rate,
-    batch size and number of steps: nothing is tuned per method. The autoencoder is never
-    changed. torch's global random state is restored afterwards.
+    batch size and number of steps: nothing is tuned per method (the linear probe's head
+    trains on codes computed once by its frozen encoder, which gives the same result as
+    running the encoder at every step). The autoencoder is never changed. torch's global
+    random state is restored afterwards.
     """
     if not isinstance(autoencoder, Autoencoder):
         raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}")
@@ -417,6 +419,13 @@ def compare_label_budgets(
     check_positive_int("batch_size", batch_size)
     check_number("lr", lr, low=0.0, low_open=True)
     n_classes = int(y.max()) + 1
+    # The linear probe's frozen encoder gives an image the same code at every step, so the
+    # codes are computed once and the probe's head trains on them: the same batches, the same
+    # numbers as training the whole probe, without running the encoder 'steps' times.
+    codes = None
+    if "linear probe" in methods:
+        with torch.no_grad():
+            codes = autoencoder.encode(x)  # (N, latent_dim)
     result = torch.zeros(len(methods), len(budgets), len(seeds), dtype=torch.float64)
     n_labels = []
     for b, budget in enumerate(budgets):
@@ -429,7 +438,12 @@ def compare_label_budgets(
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
                     model = make_classifier(method, autoencoder, n_classes)
-                    train_classifier(model, x[idx], y[idx], steps, batch_size, lr, seed)
+                    if method == "linear probe":
+                        train_classifier(
+                            model.head, codes[idx], y[idx], steps, batch_size, lr, seed
+                        )
+                    else:
+                        train_classifier(model, x[idx], y[idx], steps, batch_size, lr, seed)
                 result[m, b, s] = accuracy(model, x_test, y_test)
         n_labels.append(len(idx))
     return BudgetComparison(

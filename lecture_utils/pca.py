@@ -11,7 +11,7 @@ of R^D is given by a ``(D, K)`` matrix whose columns span it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -60,6 +60,21 @@ class PCA:
     def explained_variance_ratio(self) -> torch.Tensor:
         """``(K,)`` share of the total variance along each component."""
         return self.variances / self.total_variance
+
+    def truncated(self, n_components: int) -> PCA:
+        """The same PCA with only its first ``n_components`` directions (``k <= K``), without
+        refitting: one SVD gives the PCA of every smaller size, exactly as ``fit_pca`` would."""
+        check_positive_int("n_components", n_components)
+        if n_components > self.n_components:
+            raise ValueError(
+                f"n_components must be <= {self.n_components} (the directions this PCA holds), "
+                f"got {n_components}; call fit_pca with more components"
+            )
+        return replace(
+            self,
+            components=self.components[:n_components],
+            variances=self.variances[:n_components],
+        )
 
 
 def fit_pca(x: torch.Tensor, n_components: int) -> PCA:

@@ -306,3 +306,35 @@ def test_train_classifier_and_compare_validate_their_arguments():
         compare_label_budgets(ae, (x, y), (x, y), budgets=(1, -5))
     with pytest.raises(TypeError, match="generator must be a torch.Generator"):
         balanced_subset(y, 1, generator=0)
+
+
+def test_compare_label_budgets_probe_equals_training_the_whole_probe():
+    # the comparison trains the probe's head on codes computed once; training the whole
+    # probe (frozen encoder run at every step) must give the same accuracies
+    x, y = toy_data(n_per_class=30)
+    x_test, y_test = toy_data(n_per_class=10, seed=1)
+    torch.manual_seed(0)
+    ae = small_autoencoder()
+    budgets, seeds, steps, batch_size, lr = (1, 5, None), (0, 1), 30, 16, 1e-2
+    result = compare_label_budgets(
+        ae, (x, y), (x_test, y_test), budgets=budgets, seeds=seeds,
+        methods=("linear probe",), steps=steps, batch_size=batch_size, lr=lr,
+    )  # fmt: skip
+    for b, budget in enumerate(budgets):
+        for s, seed in enumerate(seeds):
+            if budget is None:
+                idx = torch.arange(len(y))
+            else:
+                idx = balanced_subset(y, budget, torch.Generator().manual_seed(seed))
+            torch.manual_seed(seed)
+            probe = make_classifier("linear probe", ae, 3)
+            train_classifier(probe, x[idx], y[idx], steps, batch_size, lr, seed)
+            assert float(result.accuracy[0, b, s]) == accuracy(probe, x_test, y_test)
+            # and the head itself: trained on the codes, it ends bit for bit the same
+            torch.manual_seed(seed)
+            shortcut = make_classifier("linear probe", ae, 3)
+            with torch.no_grad():
+                codes = ae.encode(x[idx])
+            train_classifier(shortcut.head, codes, y[idx], steps, batch_size, lr, seed)
+            for p_full, p_cut in zip(probe.head.parameters(), shortcut.head.parameters()):
+                assert torch.equal(p_full, p_cut)

@@ -100,3 +100,26 @@ def test_linear_autoencoder_finds_the_pca_subspace():
     angles = torch.rad2deg(principal_angles(fit_pca(x, 3).components.T, w_d))
     assert float(angles.max()) < 2.0, angles
     assert float(torch.rad2deg(principal_angles(basis, w_d)).max()) < 2.0
+
+
+def test_truncated_equals_a_fresh_fit_of_that_size():
+    x = torch.rand(200, 1, 5, 5)
+    full = fit_pca(x, 20)
+    for k in (1, 3, 20):
+        fresh, cut = fit_pca(x, k), full.truncated(k)
+        assert cut.n_components == k
+        for name in ("mean", "components", "variances"):
+            assert torch.equal(getattr(cut, name), getattr(fresh, name)), name
+        assert cut.total_variance == fresh.total_variance
+        assert torch.equal(cut.reconstruct(x), fresh.reconstruct(x))
+    assert full.n_components == 20  # the original is left alone
+
+
+def test_truncated_rejects_bad_sizes():
+    pca = fit_pca(torch.rand(30, 6), 4)
+    with pytest.raises(ValueError, match="n_components must be <= 4.*fit_pca"):
+        pca.truncated(5)
+    with pytest.raises(ValueError, match="n_components"):
+        pca.truncated(0)
+    with pytest.raises(TypeError, match="n_components"):
+        pca.truncated(2.0)
