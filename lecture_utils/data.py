@@ -28,7 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 from lecture_utils._validate import (
     DATA_HINT,
@@ -297,11 +303,18 @@ def make_loaders(
         parts = (images[idx],) if labels is None else (images[idx], labels[idx])
         return TensorDataset(*parts)
 
-    train = DataLoader(
-        dataset(train_idx),
-        batch_size=batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed + 1),
-    )
-    val = DataLoader(dataset(val_idx), batch_size=batch_size) if val_size else None
+    # Whole batches are indexed at once (batch_size=None with a BatchSampler): the same batches
+    # as DataLoader(batch_size=..., shuffle=True, generator=...), without collating them item
+    # by item (a tenth of a small model's training step).
+    # The loader draws its base seed from the shuffling generator, as DataLoader(shuffle=True)
+    # does, so the batches and every later random draw stay the same.
+    train_set = dataset(train_idx)
+    shuffle = torch.Generator().manual_seed(seed + 1)
+    batches = BatchSampler(RandomSampler(train_set, generator=shuffle), batch_size, False)
+    train = DataLoader(train_set, batch_size=None, sampler=batches, generator=shuffle)
+    val = None
+    if val_size:
+        val_set = dataset(val_idx)
+        in_order = BatchSampler(SequentialSampler(val_set), batch_size, False)
+        val = DataLoader(val_set, batch_size=None, sampler=in_order)
     return train, val

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from lecture_utils import data
-from lecture_utils.data import DataFileError, load_mnist, parse_idx
+from lecture_utils.data import DataFileError, load_mnist, make_loaders, parse_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -294,3 +294,44 @@ def test_digest_reads_in_blocks(tmp_path, algorithm):
     blob = np.random.default_rng(3).integers(0, 256, (1 << 20) + 7, dtype=np.uint8).tobytes()
     (tmp_path / "blob").write_bytes(blob)  # longer than one 1 MiB block
     assert data._digest(tmp_path / "blob", algorithm) == hashlib.new(algorithm, blob).hexdigest()
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+@pytest.mark.parametrize("batch_size, val_size", [(128, 0), (64, 100), (32, 7)])
+def test_loaders_give_the_batches_of_a_plain_shuffled_dataloader(labelled, batch_size, val_size):
+    """make_loaders indexes whole batches at once; the reference is torch's DataLoader with
+    shuffle=True and the same generator: the same batches, epoch after epoch, and the same use
+    of the global random state."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (300,), generator=torch.Generator().manual_seed(1))
+    labels = y if labelled else None
+
+    def epochs(train, val):
+        return [list(train) for _ in range(3)] + ([list(val) for _ in range(2)] if val else [])
+
+    torch.manual_seed(11)
+    got = epochs(*make_loaders(x, labels, batch_size=batch_size, val_size=val_size, seed=3))
+    state = torch.get_rng_state()
+    torch.manual_seed(11)
+    perm = torch.randperm(300, generator=torch.Generator().manual_seed(3))
+    val_idx, train_idx = perm[:val_size], perm[val_size:]
+
+    def dataset(idx):
+        return TensorDataset(x[idx]) if labels is None else TensorDataset(x[idx], labels[idx])
+
+    train = DataLoader(
+        dataset(train_idx),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(4),
+    )
+    val = DataLoader(dataset(val_idx), batch_size=batch_size) if val_size else None
+    expected = epochs(train, val)
+    assert torch.equal(state, torch.get_rng_state())
+    assert [len(e) for e in got] == [len(e) for e in expected]
+    for epoch_got, epoch_expected in zip(got, expected):
+        for batch_got, batch_expected in zip(epoch_got, epoch_expected):
+            assert len(batch_got) == len(batch_expected)
+            assert all(torch.equal(a, b) for a, b in zip(batch_got, batch_expected))
