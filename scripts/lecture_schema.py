@@ -77,6 +77,8 @@ def cell_problems(cell, index: int) -> list[str]:
     unknown = set(lecture) - {"show", "text", "notes"}
     if unknown:
         found.append(f"{where}: unknown lecture keys {sorted(unknown)}")
+    if "BEGIN SOLUTION" in cell.source and _slide_type(cell) != "skip":
+        found.append(f"{where}: an exercise solution must have slide type 'skip'")
     if _slide_type(cell) in ("skip", "notes") and show != "none":
         found.append(f"{where}: slide type {_slide_type(cell)!r} but show={show!r}; use 'none'")
     if "text" in lecture and (cell.cell_type != "markdown" or not str(lecture["text"]).strip()):

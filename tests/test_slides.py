@@ -153,6 +153,10 @@ def test_code_that_is_not_the_lesson_is_refused_on_a_slide(source, what):
     found = schema.problems(nb)
     assert any(what in p for p in found), found
     nb.cells[-1].metadata["lecture"]["show"] = "output"
+    if "SOLUTION" in source:  # a solution never shows, in any slide build
+        assert any("slide type 'skip'" in p for p in schema.problems(nb))
+        nb.cells[-1].metadata["slideshow"]["slide_type"] = "skip"
+        nb.cells[-1].metadata["lecture"]["show"] = "none"
     assert schema.problems(nb) == []
 
 
