@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,38 +28,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import find_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ROOT / "apps"
 SCREENSHOT = ROOT / "build" / "screenshots" / "app.png"
-REQUIRE_BROWSER = os.environ.get("VAE_COURSE_REQUIRE_BROWSER") == "1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking"]
 FIRST_CONTROL_S = 20  # warm cache; about 3 s on an idle machine (scripts/bench_app.py)
 CULL = {"cull_idle_timeout": 3, "cull_interval": 1}  # seconds; apps/voila.py has 60 and 10
 LOCAL = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "data:", "blob:")
 
 
-def unavailable(reason: str) -> None:
-    """Skip, or fail when CI demands that the browser tests run."""
-    if REQUIRE_BROWSER:
-        pytest.fail(f"{reason} (VAE_COURSE_REQUIRE_BROWSER=1, so this is an error)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def chromium():
-    path = shutil.which("chromium")
-    if path is None:
-        unavailable(
-            "chromium not found on PATH (Debian: apt-get install chromium); "
-            "the browser tests of the app need it"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        unavailable("the Python package playwright is not installed")
-    return path
+    return find_chromium("the browser tests of the app")
 
 
 @pytest.fixture(scope="module")

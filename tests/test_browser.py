@@ -32,12 +32,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import find_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "07_latent_explorer.ipynb"
 SCREENSHOTS = ROOT / "build" / "browser"
-REQUIRE_BROWSER = os.environ.get("VAE_COURSE_REQUIRE_BROWSER") == "1"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -60,26 +60,9 @@ ERROR_OUTPUTS = (
 )
 
 
-def unavailable(reason: str) -> None:
-    """Skip, or fail when CI demands that the browser tests run."""
-    if REQUIRE_BROWSER:
-        pytest.fail(f"{reason} (VAE_COURSE_REQUIRE_BROWSER=1, so this is an error)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def chromium():
-    path = shutil.which("chromium")
-    if path is None:
-        unavailable(
-            "chromium not found on PATH (Debian: apt-get install chromium); "
-            "the browser tests of notebook 07 need it"
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        unavailable("the Python package playwright is not installed")
-    return path
+    return find_chromium("the browser tests of notebook 07")
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_support import find_chromium
 from test_browser import (
     SCREENSHOTS,
     Server,
@@ -27,7 +28,6 @@ from test_browser import (
     img_bytes,
     served_page,
     server_env,
-    unavailable,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,14 +39,7 @@ EXPLORER = ".beta-explorer"  # the CSS class of BetaExplorer's box
 
 @pytest.fixture(scope="module")
 def chromium():
-    path = shutil.which("chromium")
-    if path is None:
-        unavailable("chromium not found on PATH (Debian: apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        unavailable("the Python package playwright is not installed")
-    return path
+    return find_chromium("the browser test of notebook 08")
 
 
 def wait_until_changes(read, before, seconds: float = 20) -> None:

@@ -32,11 +32,11 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
+from browser_support import find_chromium, unavailable
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-REQUIRE_BROWSER = os.environ.get("VAE_COURSE_REQUIRE_BROWSER") == "1"
 REPOSITORY = "https://github.com/example-org/vae-course"
 BRANCH = "teaching"
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -52,13 +52,6 @@ def _load(name):
 site = _load("build_site")
 slides = _load("build_slides")
 glossary_tool = _load("glossary")
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail when CI demands that the browser tests run."""
-    if REQUIRE_BROWSER:
-        pytest.fail(f"{reason} (VAE_COURSE_REQUIRE_BROWSER=1, so this is an error)")
-    pytest.skip(reason)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,12 +407,9 @@ def test_the_glossary_lists_every_term_of_every_notebook(built):
 
 @pytest.fixture(scope="module")
 def browser(built):
-    if shutil.which("chromium") is None:
-        unavailable("chromium not found on PATH (Debian: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed")
+    find_chromium("the site's browser tests")
+    from playwright.sync_api import sync_playwright
+
     measure = _load("measure_slides")
     with sync_playwright() as p:
         chromium = measure.open_browser(p)

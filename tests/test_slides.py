@@ -18,21 +18,19 @@ unless VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import shutil
 from html import escape as html_escape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
+from browser_support import find_chromium, unavailable
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WELCOME = ROOT / "notebooks" / "00_welcome.ipynb"
-REQUIRE_BROWSER = os.environ.get("VAE_COURSE_REQUIRE_BROWSER") == "1"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -53,13 +51,6 @@ def _load(name):
 slides = _load("build_slides")
 schema = _load("lecture_schema")
 measure = _load("measure_slides")
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail when CI demands that the browser tests run."""
-    if REQUIRE_BROWSER:
-        pytest.fail(f"{reason} (VAE_COURSE_REQUIRE_BROWSER=1, so this is an error)")
-    pytest.skip(reason)
 
 
 def slide_types(path):
@@ -294,13 +285,9 @@ def welcome_deck(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_welcome_deck_in_headless_chromium(welcome_deck, tmp_path):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        unavailable("chromium not found on PATH (Debian: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed")
+    chromium = find_chromium("the slide tests")
+    from playwright.sync_api import sync_playwright
+
     title = nbformat.read(WELCOME, as_version=4).cells[0].source.splitlines()[0].lstrip("# ")
     requests, errors = [], []
 
@@ -375,13 +362,9 @@ def test_welcome_deck_in_headless_chromium(welcome_deck, tmp_path):
 
 
 def _chromium():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        unavailable("chromium not found on PATH (Debian: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed")
+    find_chromium("the slide tests")
+    from playwright.sync_api import sync_playwright
+
     return sync_playwright
 
 
