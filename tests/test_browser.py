@@ -327,8 +327,10 @@ def no_errors_then_slider_and_click(page, name: str, server: Server) -> None:
     assert not errors, f"{name}: error output after clicking the scatter: {errors}"
 
 
-def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_cache, tmp_path):
-    work = copy_notebook(tmp_path)
+@contextlib.contextmanager
+def lab_after_run_all(chromium, notebook: Path, work: Path, env: dict, log: Path, seconds: float):
+    """JupyterLab serving ``work``, with ``work/<notebook>`` open and every cell run as
+    Run > Run All Cells does; yields ``(page, server)`` (notebooks 07 and 08 use it)."""
     port, token = free_port(), secrets.token_hex(16)
     args = [
         sys.executable,
@@ -343,11 +345,9 @@ def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_ca
         "--LabApp.expose_app_in_browser=True",
         "--ServerApp.allow_root=True",
     ]
-    server = Server(
-        args, port, token, work, server_env(tmp_path, model_cache), tmp_path / "lab.log"
-    )
+    server = Server(args, port, token, work, env, log)
     with served_page(chromium, server, ready="/api/status") as page:
-        page.goto(server.url(f"/lab/tree/{NOTEBOOK.name}?reset"), timeout=120_000)
+        page.goto(server.url(f"/lab/tree/{notebook.name}?reset"), timeout=120_000)
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
         page.wait_for_function(
             """() => {
@@ -360,7 +360,7 @@ def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_ca
         )
         # what Run > Run All Cells does
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        n_code = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text())["cells"])
+        n_code = sum(c["cell_type"] == "code" for c in json.loads(notebook.read_text())["cells"])
         page.wait_for_function(
             """n => {
                 const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
@@ -369,9 +369,19 @@ def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_ca
                     && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
             }""",
             arg=n_code,
-            timeout=RUN_ALL_S * 1000,
+            timeout=seconds * 1000,
             polling=500,
         )
+        yield page, server
+
+
+def test_jupyterlab_runs_the_notebook_slider_and_click_redraw(chromium, model_cache, tmp_path):
+    work = copy_notebook(tmp_path)
+    env = server_env(tmp_path, model_cache)
+    with lab_after_run_all(chromium, NOTEBOOK, work, env, tmp_path / "lab.log", RUN_ALL_S) as (
+        page,
+        server,
+    ):
         page.wait_for_selector(f"{SLIDERS_BOX} .noUi-handle", timeout=30_000)
         no_errors_then_slider_and_click(page, "jupyterlab", server)
 

@@ -11,24 +11,13 @@ VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then it fails.
 
 from __future__ import annotations
 
-import json
-import secrets
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from browser_support import find_chromium
-from test_browser import (
-    SCREENSHOTS,
-    Server,
-    error_texts,
-    free_port,
-    img_bytes,
-    served_page,
-    server_env,
-)
+from test_browser import SCREENSHOTS, error_texts, img_bytes, lab_after_run_all, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,47 +66,11 @@ def test_jupyterlab_runs_the_notebook_and_the_beta_slider_redraws(chromium, tmp_
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
-    cache = tmp_path / "model-cache"
-    port, token = free_port(), secrets.token_hex(16)
-    args = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={work}",
-        "--LabApp.expose_app_in_browser=True",
-        "--ServerApp.allow_root=True",
-    ]
-    server = Server(args, port, token, work, server_env(tmp_path, cache), tmp_path / "lab.log")
-    with served_page(chromium, server, ready="/api/status") as page:
-        page.goto(server.url(f"/lab/tree/{NOTEBOOK.name}?reset"), timeout=120_000)
-        page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
-        page.wait_for_function(
-            """() => {
-                const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                const kernel = nb && nb.sessionContext && nb.sessionContext.session
-                    && nb.sessionContext.session.kernel;
-                return kernel && kernel.status === 'idle';
-            }""",
-            timeout=120_000,
-        )
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        n_code = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text())["cells"])
-        page.wait_for_function(
-            """n => {
-                const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-                    .map(p => p.textContent.trim());
-                return prompts.length === n && prompts.every(t => /^\\[\\d+\\]:$/.test(t))
-                    && Math.max(...prompts.map(t => parseInt(t.slice(1)))) === n;
-            }""",
-            arg=n_code,
-            timeout=RUN_ALL_S * 1000,
-            polling=500,
-        )
+    env = server_env(tmp_path, tmp_path / "model-cache")
+    with lab_after_run_all(chromium, NOTEBOOK, work, env, tmp_path / "lab.log", RUN_ALL_S) as (
+        page,
+        server,
+    ):
         page.wait_for_selector(f"{EXPLORER} .noUi-handle", timeout=30_000)
         errors = error_texts(page)
         assert not errors, f"error output after running every cell: {errors}\n{server.tail()}"
