@@ -5,6 +5,12 @@
 # and, for maintainers:
 #   make test-fast   the fast unit tests only (no notebooks, no browser, nothing slow)
 #   make lint        ruff check + ruff format --check
+# and, for instructors (README, "Teaching with the course"):
+#   make warm        train and cache every model the notebooks and the app load, before class
+#   make slides      lecture slides in build/slides/ (make handout: also a PDF per lecture)
+#   make present     JupyterLab on copies of the notebooks in build/present/
+#   make app         the explorers as a projector-size app (voila)
+#   make site        the course as a static website in build/site/
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
