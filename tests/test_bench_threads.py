@@ -3,7 +3,6 @@ empty model cache, and never leaves its busy-loop process running (error, signal
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,15 +15,13 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from script_loader import load_script
 
 from lecture_utils.seed import DEFAULT_THREADS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "bench_threads.py"
-_spec = importlib.util.spec_from_file_location("bench_threads", SCRIPT)
-bench = importlib.util.module_from_spec(_spec)
-sys.modules["bench_threads"] = bench  # dataclasses look their module up there
-_spec.loader.exec_module(bench)
+bench = load_script("bench_threads", register=True)  # dataclasses look their module up there
 
 NUMBER = r"(\d+\.\d+)"
 STEP_ROW = re.compile(

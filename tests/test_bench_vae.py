@@ -3,7 +3,6 @@ and one tiny end-to-end run that prints every part of the comparison."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -12,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from script_loader import load_script
 
 from lecture_utils.models import VAE
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_vae.py"
-_spec = importlib.util.spec_from_file_location("bench_vae", SCRIPT)
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+bench = load_script("bench_vae")
 
 
 def test_linear_shapes_follow_the_forward_pass():

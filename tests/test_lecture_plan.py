@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_markdown_cell, new_notebook
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("lecture_plan", ROOT / "scripts" / "lecture_plan.py")
-lecture_plan = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lecture_plan)
+lecture_plan = load_script("lecture_plan")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 

@@ -3,7 +3,6 @@ settings it starts with (the server itself is not started here)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -11,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("present", ROOT / "scripts" / "present.py")
-present = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(present)
+present = load_script("present")
 
 
 @pytest.fixture()

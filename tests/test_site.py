@@ -20,7 +20,6 @@ need them skip, unless VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import os
 import re
 import shutil
@@ -34,6 +33,7 @@ import nbformat
 import pytest
 from browser_support import find_chromium, unavailable
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -42,16 +42,9 @@ BRANCH = "teaching"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-site = _load("build_site")
-slides = _load("build_slides")
-glossary_tool = _load("glossary")
+site = load_script("build_site")
+slides = load_script("build_slides")
+glossary_tool = load_script("glossary")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,7 +403,7 @@ def browser(built):
     find_chromium("the site's browser tests")
     from playwright.sync_api import sync_playwright
 
-    measure = _load("measure_slides")
+    measure = load_script("measure_slides")
     with sync_playwright() as p:
         chromium = measure.open_browser(p)
         try:

@@ -17,7 +17,6 @@ unless VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from html import escape as html_escape
 from html.parser import HTMLParser
@@ -27,6 +26,7 @@ import nbformat
 import pytest
 from browser_support import find_chromium, unavailable
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -41,16 +41,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-slides = _load("build_slides")
-schema = _load("lecture_schema")
-measure = _load("measure_slides")
+slides = load_script("build_slides")
+schema = load_script("lecture_schema")
+measure = load_script("measure_slides")
 
 
 def slide_types(path):

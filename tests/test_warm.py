@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib.util
 import io
 import re
 from pathlib import Path
@@ -19,15 +18,14 @@ from unittest import mock
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
+from script_loader import load_script
 
 from lecture_utils import cache
 from lecture_utils.model_cache import COURSE_RECIPES, AutoencoderRecipe, load_or_train
 from lecture_utils.vae_training import VAERecipe, train_vae_cached
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("warm", ROOT / "scripts" / "warm.py")
-warm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(warm)
+warm = load_script("warm")
 
 TRAINERS = ("train_vae_cached", "load_or_train", "cached")
 NOTEBOOKS = sorted(

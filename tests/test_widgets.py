@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from latent_views import expected_png, pixels  # noqa: E402
+from script_loader import load_script  # noqa: E402
 
 from lecture_utils.widgets import (  # noqa: E402
     InterpolationExplorer,
@@ -307,13 +308,7 @@ def test_interpolation_rejects_bad_arguments(models, digits, args, kwargs, error
 
 
 def test_benchmark_reports_median_and_p90(models, digits):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "bench_widgets.py"
-    spec = importlib.util.spec_from_file_location("bench_widgets", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("bench_widgets")
     images, labels = digits
     course = {"ae2": models["ae"], "vae2": models["vae"], "vae8": models["vae4"]}
     results = bench.measure(course, images, labels, moves=6)
