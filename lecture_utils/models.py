@@ -344,3 +344,123 @@ class VAE(_ImageModel):
             check_positive_int("n", n), self.latent_dim, generator=generator, dtype=dtype
         )
         return self.decode(z)
+
+
+def one_hot_labels(y: torch.Tensor, n_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """Labels -> ``(B, n_classes)`` rows of ``dtype`` (notebook 09).
+
+    ``y`` is either int64 class indices ``(B,)`` in ``0 .. n_classes - 1`` (made one-hot) or
+    already a ``(B, n_classes)`` float tensor of label weights (one-hot rows, or q(y|x)'s
+    probabilities), passed through unchanged.
+    """
+    check_tensor("y", y, ndim=(1, 2), floating=False)
+    if y.ndim == 1:
+        if y.dtype != torch.int64:
+            raise TypeError(
+                f"y as class indices must be int64, got {y.dtype}; use y.long() "
+                f"(or pass (B, {n_classes}) float label weights)"
+            )
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+            raise ValueError(
+                f"y holds class indices from {int(y.min())} to {int(y.max())}; they must lie "
+                f"in 0 .. {n_classes - 1}"
+            )
+        return torch.nn.functional.one_hot(y, n_classes).to(dtype)
+    check_tensor("y", y, shape=(None, n_classes), low=0.0, high=1.0)
+    if y.dtype != dtype:
+        raise TypeError(
+            f"y has dtype {y.dtype} but the model's weights are {dtype}; use y.to({dtype})"
+        )
+    return y
+
+
+class ConditionalVAE(_ImageModel):
+    """A VAE told the label: q_phi(z|x, y), p_theta(x|z, y), prior p(z) = N(0, I) (notebook 09).
+
+    The label enters both networks as a one-hot vector concatenated to their input, so z is
+    free to carry what the label does not say: the *style* of the digit (slant, thickness).
+    Pixels are Bernoulli (the decoder outputs logits), as in notebook 06. Every method takes
+    the labels ``y`` as int64 class indices ``(B,)`` or as ``(B, n_classes)`` float weights
+    (see :func:`one_hot_labels`). The semi-supervised M2 model of notebook 09 reuses this class
+    for its generative part.
+
+    Args:
+        latent_dim: size of z.
+        n_classes: number of labels.
+        hidden_dims: hidden sizes of the encoder; the decoder mirrors them.
+        activation: ``"relu"``, ``"tanh"``, ``"elu"`` or ``"identity"``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        n_classes: int = 10,
+        hidden_dims: Sequence[int] = (512, 256),
+        input_shape: Sequence[int] = (1, 28, 28),
+        activation: str = "elu",
+    ) -> None:
+        super().__init__(input_shape)
+        self.latent_dim = check_positive_int("latent_dim", latent_dim)
+        self.n_classes = check_positive_int("n_classes", n_classes)
+        hidden = list(check_int_sequence("hidden_dims", hidden_dims))
+        check_choice("activation", activation, tuple(_ACTIVATIONS))
+        self.encoder = mlp([self.input_dim + n_classes, *hidden, 2 * latent_dim], activation)
+        self.decoder = mlp([latent_dim + n_classes, *hidden[::-1], self.input_dim], activation)
+
+    def _labels(self, y: torch.Tensor, batch: int) -> torch.Tensor:
+        dtype = self.decoder[0].weight.dtype
+        rows = one_hot_labels(y, self.n_classes, dtype)
+        if len(rows) != batch:
+            raise ValueError(f"y must hold {batch} labels (one per example), got {len(rows)}")
+        return rows
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q_phi(z|x, y): images ``(B, *input_shape)`` or ``(B, input_dim)`` and labels ->
+        ``(mu, logvar)``, each ``(B, latent_dim)``."""
+        x = self._flat(x)
+        mu, logvar = self.encoder(torch.cat([x, self._labels(y, len(x))], dim=1)).chunk(2, dim=1)
+        return mu, logvar
+
+    def decoder_output(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Codes ``(B, latent_dim)`` and labels -> logits ``(B, *input_shape)``."""
+        self._check_z(z, self.latent_dim)
+        out = self.decoder(torch.cat([z, self._labels(y, len(z))], dim=1))
+        return out.reshape(len(z), *self.input_shape)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Codes ``(B, latent_dim)`` and labels -> mean images ``(B, *input_shape)`` in (0, 1)."""
+        return torch.sigmoid(self.decoder_output(z, y))
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """log p_theta(x|z, y) -> ``(B,)`` for binary images ``x``, codes ``z`` and labels."""
+        x = self._flat(x)
+        if len(x) != len(z):
+            raise ValueError(f"x and z need the same batch size, got {len(x)} and {len(z)}")
+        out = self.decoder_output(z, y)
+        return bernoulli_log_likelihood(out, x.reshape(out.shape))
+
+    def elbo_terms(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One-sample ``(reconstruction, kl)``, each ``(B,)`` in nats: E_q[log p(x|z, y)]
+        estimated with one z ~ q(z|x, y), and KL(q(z|x, y) || p(z)) in closed form."""
+        mu, logvar = self.encode(x, y)
+        z = VAE.reparameterize(mu, logvar, generator)
+        return self.log_likelihood(x, z, y), gaussian_kl(mu, logvar)
+
+    def elbo(
+        self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Per-example conditional ELBO, a lower bound on log p(x|y) -> ``(B,)`` in nats."""
+        recon, kl = self.elbo_terms(x, y, generator)
+        return recon - kl
+
+    @torch.no_grad()
+    def sample(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One draw z ~ N(0, I) per label, decoded -> mean images ``(B, *input_shape)``:
+        ``sample(torch.full((8,), 7))`` draws eight sevens."""
+        if generator is not None:
+            check_generator("generator", generator)
+        rows = self._labels(y, len(y) if isinstance(y, torch.Tensor) and y.ndim else 0)
+        z = torch.randn(len(rows), self.latent_dim, generator=generator, dtype=rows.dtype)
+        return self.decode(z, rows)
