@@ -8,8 +8,8 @@ same config file and template folder), on a free port and with short cull settin
 the first slider is visible within a few seconds; one kernel per open page and none left once
 the pages are closed; no request leaves localhost; a keyboard move of a slider, a click on the
 manifold's scatter, a move of the beta slider and a press of one of notebook 09's digit buttons
-redraw their images. A screenshot at 1280x720 goes to
-``build/screenshots/app.png``.
+redraw their images. Screenshots at 1280x720 go to
+``build/screenshots/app.png`` (the first tab) and ``app_digits.png`` (notebook 09's tab).
 
 Without chromium or playwright these tests skip with the reason, unless
 VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
@@ -262,6 +262,7 @@ def test_app_starts_fast_offline_redraws_and_leaves_no_kernel(chromium, server):
                 "pressing the digit 3 did not redraw the CVAE's image"
             )
             assert "y = 3" in wait_until_changes(readout.inner_text, text)
+            page.screenshot(path=str(SCREENSHOT.with_name("app_digits.png")))
 
             # a second page has its own kernel; closing it leaves the first page's alone
             second, _, second_id = open_app(browser, base, left)
