@@ -128,6 +128,19 @@ def encoder_means(vae: VAE, images: torch.Tensor, batch_size: int = 1000) -> tor
     return torch.cat(chunks) if chunks else torch.zeros(0, vae.latent_dim)
 
 
+def m1_features(
+    vae: VAE, images: torch.Tensor, test_images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """M1's features as M2 reads them (M1+M2, notebook 09): the encoder means of ``images``
+    ``(N, 1, 28, 28)`` and ``test_images`` ``(M, 1, 28, 28)``, each dimension standardised with
+    the mean and standard deviation of the training digits' means -> ``((N, K), (M, K))``.
+    (The VAE's unused dimensions, whose means barely move, become unit-variance noise that a
+    Gaussian p(x|y, z) with a learned variance explains away.)"""
+    train, test = encoder_means(vae, images), encoder_means(vae, test_images)
+    mean, sd = train.mean(0), train.std(0).clamp_min(1e-6)
+    return (train - mean) / sd, (test - mean) / sd
+
+
 PROBES = ("linear probe", "converged")
 
 

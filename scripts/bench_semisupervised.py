@@ -46,6 +46,7 @@ from lecture_utils.semi_supervised import (
     M2Recipe,
     compare_features,
     encoder_means,
+    m1_features,
     notebook03_autoencoder,
     train_m2,
 )
@@ -78,13 +79,9 @@ def spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {sd:.3f}"
 
 
-def m1_features(vae_recipe: VAERecipe, x, x_test):
-    """M1's features for M2: encoder means, standardised with the training digits' mean and
-    standard deviation per dimension -> ``(train (N, K), test (M, K))``, and the raw means."""
-    vae, _ = train_vae_cached(vae_recipe, progress=None)
-    raw = encoder_means(vae, x), encoder_means(vae, x_test)
-    mean, sd = raw[0].mean(0), raw[0].std(0)
-    return tuple((f - mean) / sd for f in raw), raw
+def m1_vae(vae_recipe: VAERecipe):
+    """M1's VAE: notebook 06's 20-D model from the course's cache (trained if it is not there)."""
+    return train_vae_cached(vae_recipe, progress=None)[0]
 
 
 def run_m2(recipe: M2Recipe, data, labels, test, show_test: bool) -> dict:
@@ -185,7 +182,9 @@ def main(argv: list[str] | None = None) -> dict:
         results["nb03_best"] = best
     if "m1" in args.methods or "m1m2" in args.methods:
         start = time.perf_counter()
-        features, raw = m1_features(vae_recipe, x, x_test)
+        vae = m1_vae(vae_recipe)
+        features = m1_features(vae, x, x_test)
+        raw = encoder_means(vae, x), encoder_means(vae, x_test)
         print(
             f"M1 features: {vae_recipe.name}'s encoder means ({time.perf_counter() - start:.0f} s)"
         )

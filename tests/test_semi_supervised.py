@@ -18,6 +18,7 @@ from lecture_utils.semi_supervised import (
     M2Recipe,
     compare_features,
     encoder_means,
+    m1_features,
     notebook03_autoencoder,
     split_m2,
     train_m2,
@@ -254,6 +255,18 @@ def test_encoder_means_are_the_means_of_q():
     torch.testing.assert_close(encoder_means(vae, x, batch_size=3), vae.encode(x)[0])
     with pytest.raises(TypeError, match="vae"):
         encoder_means(Autoencoder(3), x)
+
+
+def test_m1_features_are_standardised_with_the_training_statistics():
+    torch.manual_seed(0)
+    vae = VAE(3, (16,))
+    x, x_test = torch.rand(50, 1, 28, 28), torch.rand(20, 1, 28, 28)
+    train, test = m1_features(vae, x, x_test)
+    torch.testing.assert_close(train.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(train.std(0), torch.ones(3))
+    raw, raw_test = vae.encode(x)[0], vae.encode(x_test)[0]
+    torch.testing.assert_close(test, (raw_test - raw.mean(0)) / raw.std(0))
+    assert not torch.allclose(test.mean(0), torch.zeros(3), atol=1e-3)  # not its own statistics
 
 
 def test_compare_features_uses_notebook_03s_subsets_and_probe():
