@@ -95,6 +95,7 @@ def run_m2(recipe: M2Recipe, data, labels, test, show_test: bool) -> dict:
         "accuracy": history[key][-1],
         "val_accuracy": history["val_accuracy"][-1],
         "seconds": history["seconds"][-1],
+        "cpu_seconds": history["cpu_seconds"][-1],
         "curve": list(zip(history["seconds"], history[key])),
     }
 
@@ -214,19 +215,23 @@ def main(argv: list[str] | None = None) -> dict:
                 for s in args.seeds
             ]
             table[label][budget] = [r["accuracy"] for r in runs]
-            seconds[label][budget] = [r["seconds"] for r in runs]
+            seconds[label][budget] = [(r["seconds"], r["cpu_seconds"]) for r in runs]
             results["methods"].setdefault(label, {})[budget] = runs
 
     print(f"\nsummary: {'validation' if args.no_test else 'test'} accuracy, mean ± std over seeds "
-          f"{args.seeds}; training seconds per run (one thread; {load()})")  # fmt: skip
+          f"{args.seeds}; training seconds per run, wall clock and this process's CPU time "
+          f"(one thread; {load()})")  # fmt: skip
     print(
         f"  {'method':24s} {'labels/class':>12s} {'accuracy':>15s}  {'per seed':24s} "
-        f"{'seconds':>8s}"
+        f"{'wall s':>8s} {'CPU s':>8s}"
     )
     for name, by_budget in table.items():
         for b, accs in by_budget.items():
             secs = seconds.get(name, {}).get(b)
-            cost = f"{statistics.mean(secs):8.0f}" if secs else f"{'':>8s}"
+            cost = ""
+            if secs:
+                wall, cpu = (statistics.mean(column) for column in zip(*secs))
+                cost = f"{wall:8.0f} {cpu:8.0f}"
             per_seed = " ".join(f"{a:.3f}" for a in accs)
             print(f"  {name:24s} {b:>12d} {spread(accs):>15s}  {per_seed:24s} {cost}")
     if "nb03_best" in results:
