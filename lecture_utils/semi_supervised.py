@@ -328,6 +328,17 @@ class M2(nn.Module):
             raise ValueError("labelled_elbo needs class indices y (B,) int64, one label per digit")
         return self._elbo(x, y, self._draw((len(x), self.latent_dim), generator))
 
+    def label_elbos(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """L(x, y) for every label: ``(B, ...)`` -> ``(B, C)`` in nats, one z per pair, the normals
+        drawn at once, shape ``(C, B, K)``, label first. Its argmax over y is the generative
+        model's own guess of the label (notebook 09 compares it with q(y|x))."""
+        x = self._flat_x(x)
+        return self._elbo(
+            x, None, self._draw((self.n_classes, len(x), self.latent_dim), generator)
+        ).T
+
     def unlabelled_elbo(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
@@ -620,11 +631,12 @@ def train_m2_cached(
     recipe: M2Recipe,
     images: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
+    eval_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: ProgressTo = "auto",
     log: cache.Log = print,
 ) -> tuple[M2, History]:
-    """Like :func:`train_m2` (without extra evaluation sets), but load the model and its history
+    """Like :func:`train_m2`, but load the model and its history
     from the course's model cache when they are there (file ``<cache dir>/<recipe.name>-<hash>.pt``,
     keyed by the recipe and a hash of ``images`` and ``labels``), and train on one thread and save
     them otherwise. ``log`` receives one line (``None``: silent)."""
@@ -634,11 +646,13 @@ def train_m2_cached(
     check_tensor("images", images, ndim=(2, 4), hint=DATA_HINT)
     labels = _check_labels(labels, len(images))
     key = {**recipe.cache_key(), "data": _data_hash(images, labels)}
+    if eval_sets:  # they change the history, not the weights
+        key["eval_sets"] = {name: _data_hash(*pair) for name, pair in eval_sets.items()}
     return cache.cached(
         recipe.name,
         key,
         lambda: recipe.make_model(tuple(images.shape[1:])),
-        lambda: train_m2(recipe, images, labels, progress=progress),
+        lambda: train_m2(recipe, images, labels, eval_sets, progress=progress),
         directory=cache_dir,
         log=log,
     )

@@ -75,6 +75,9 @@ def test_unlabelled_elbo_matches_a_loop_over_the_ten_labels(likelihood):
             elbo_y = brute_force_elbo(model, x[i : i + 1], y, eps[y, i : i + 1])[0]
             want[i] += q[y] * elbo_y - q[y] * torch.log(q[y])  # E_q[L] + H(q), term by term
     torch.testing.assert_close(got, want)
+    table = model.label_elbos(x, torch.Generator().manual_seed(3))  # (B, C), the same draws
+    for y in range(C):
+        torch.testing.assert_close(table[:, y], brute_force_elbo(model, x, y, eps[y]))
     # the check has teeth: typical wrong answers (no entropy; uniform weights; the best label
     # alone) differ from the right one on every digit
     q = torch.softmax(logits, 1)
@@ -231,11 +234,15 @@ def test_train_m2_is_seeded_and_records_accuracy_against_time(tmp_path):
     again, _ = train_m2(recipe, images, labels, progress=None)
     for p, q in zip(model.parameters(), again.parameters()):
         assert torch.equal(p, q)
-    cached, extra = train_m2_cached(recipe, images, labels, cache_dir=tmp_path, log=None)
-    loaded, extra2 = train_m2_cached(recipe, images, labels, cache_dir=tmp_path, log=None)
+    sets = {"all": (images, labels)}
+    cached, extra = train_m2_cached(recipe, images, labels, sets, cache_dir=tmp_path, log=None)
+    loaded, extra2 = train_m2_cached(recipe, images, labels, sets, cache_dir=tmp_path, log=None)
     assert extra == extra2 and len(list(tmp_path.iterdir())) == 1
-    for p, q in zip(cached.parameters(), loaded.parameters()):
-        assert torch.equal(p, q)
+    assert extra["all_accuracy"] == history["all_accuracy"]
+    for p, q, r in zip(cached.parameters(), loaded.parameters(), model.parameters()):
+        assert torch.equal(p, q) and torch.equal(p, r)
+    train_m2_cached(recipe, images, labels, cache_dir=tmp_path, log=None)  # other sets: a new file
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_train_m2_rejects_bad_input():
