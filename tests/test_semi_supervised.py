@@ -320,3 +320,29 @@ def test_notebook03_autoencoder_is_cached_and_seeded(tmp_path):
 def test_recipe_replace_keeps_checks():
     with pytest.raises(ValueError, match="binarize"):
         dataclasses.replace(M2Recipe(), binarize="fixed")
+
+
+@pytest.mark.slow
+def test_notebook03_autoencoder_reproduces_notebook_03s_printed_losses(tmp_path):
+    """The rebuild against notebook 03's own stored output (its cell 12 prints the L2 loss per
+    epoch), read from the notebook file: the same model, not merely the same architecture."""
+    import json
+    from pathlib import Path
+
+    from lecture_utils.cache import cached
+    from lecture_utils.data import load_mnist
+    from lecture_utils.semi_supervised import _train_notebook03_autoencoder
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "03_encoder_reuse.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    source = next(c for c in cells if "history = fit(autoencoder" in "".join(c["source"]))
+    line = next(
+        "".join(o["text"]) for o in source["outputs"] if "L2 loss" in "".join(o.get("text", ""))
+    )
+    printed = json.loads(line.split(":", 1)[1].strip().replace("'", '"'))  # ['69.83', ...]
+    images, _ = load_mnist("train")
+    _, history = cached(  # trained on the course's one thread, as the notebook is
+        "t", {"k": 1}, lambda: Autoencoder(32, (128,)),
+        lambda: _train_notebook03_autoencoder(images, 0), directory=tmp_path, log=None,
+    )  # fmt: skip
+    assert [f"{v:.2f}" for v in history["loss"]] == printed
