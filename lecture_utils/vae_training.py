@@ -59,7 +59,7 @@ from lecture_utils._validate import (
     check_tensor,
 )
 from lecture_utils.data import load_mnist
-from lecture_utils.models import VAE
+from lecture_utils.models import VAE, ConditionalVAE
 from lecture_utils.training import Callback, EpochTimer, History, Progress, ProgressTo, fit
 
 #: bumped whenever the training code changes what a recipe produces (so that a model cached by
@@ -106,6 +106,9 @@ class VAERecipe:
         shift: move each training digit by a random whole number of pixels, up to ``shift``
             in each direction, every time it is used (0: no shifts; see :func:`random_shift`).
         seed: seeds the initial weights, the split, the shuffling, the binarisation, the z draws.
+        conditional: train a :class:`~lecture_utils.models.ConditionalVAE` (notebook 09): the
+            batches carry each digit's label, which both networks are told (Bernoulli pixels
+            only). False (the default): the plain VAE.
     """
 
     name: str = "vae"
@@ -130,6 +133,7 @@ class VAERecipe:
     weight_average: float = 0.0
     shift: int = 0
     seed: int = 0
+    conditional: bool = False
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -154,6 +158,12 @@ class VAERecipe:
         check_number("weight_average", self.weight_average, low=0.0, high=1.0, high_open=True)
         check_int("shift", self.shift, low=0, high=4)
         check_int("seed", self.seed, low=0, high=2**32 - 2)
+        check_bool("conditional", self.conditional)
+        if self.conditional and self.likelihood != "bernoulli":
+            raise ValueError(
+                "a conditional recipe trains a ConditionalVAE, whose pixels are Bernoulli: use "
+                f"likelihood='bernoulli' (got {self.likelihood!r}) or conditional=False"
+            )
         if self.likelihood == "bernoulli" and self.binarize == "grey":
             raise ValueError(
                 "a Bernoulli decoder needs binary pixels: use binarize='dynamic' or 'fixed' "
@@ -167,15 +177,17 @@ class VAERecipe:
         """The fields that decide the weights, and the version of the training code, for
         :func:`lecture_utils.cache.cached`.
 
-        The fields added for notebook 08 (``free_bits``, ``train_size``) enter the key only when
-        they differ from their defaults."""
+        The fields added for notebooks 08 and 09 (``free_bits``, ``train_size``,
+        ``conditional``) enter the key only when they differ from their defaults."""
         fields = self.to_dict()
         for name, default in _LATER_FIELDS.items():
             if fields[name] == default:
                 del fields[name]
         return {"recipe": type(self).__name__, "training": TRAINING_VERSION, **fields}
 
-    def make_model(self) -> VAE:
+    def make_model(self) -> VAE | ConditionalVAE:
+        if self.conditional:
+            return ConditionalVAE(self.latent_dim, 10, self.hidden_dims, activation=self.activation)
         return VAE(
             self.latent_dim,
             self.hidden_dims,
@@ -186,7 +198,7 @@ class VAERecipe:
 
 
 #: fields added after the first cached recipes, with their defaults (see ``cache_key``)
-_LATER_FIELDS = {"free_bits": 0.0, "train_size": 0}
+_LATER_FIELDS = {"free_bits": 0.0, "train_size": 0, "conditional": False}
 
 
 def check_name(name: object) -> str:
@@ -348,7 +360,9 @@ class BinarizedBatches:
     """Shuffled mini-batches ``(x,)`` of images ``(B, D)`` (flattened); with ``dynamic=True``
     each batch is binarised afresh (pixel = 1 with probability = grey level), so no two epochs
     see the same images; with ``shift > 0`` each image is first moved by a random number of
-    pixels (see :func:`random_shift`; the images must then be ``(N, 1, H, W)``).
+    pixels (see :func:`random_shift`; the images must then be ``(N, 1, H, W)``). With
+    ``labels`` (a tensor with one row per image, e.g. one-hot rows ``(N, 10)``; notebook 09's
+    conditional VAE) the batches are ``(x, y)``, each image with its own label row.
 
     A small stand-in for a ``DataLoader`` (``len`` gives the batches per epoch). The images
     are checked once, here, not batch by batch: the training loop runs it thousands of times.
@@ -363,8 +377,16 @@ class BinarizedBatches:
         dynamic: bool,
         generator: torch.Generator,
         shift: int = 0,
+        labels: torch.Tensor | None = None,
     ) -> None:
         check_tensor("images", images, ndim=(2, 4), low=0.0, high=1.0)
+        if labels is not None:
+            check_tensor("labels", labels)
+            if len(labels) != len(images):
+                raise ValueError(
+                    f"labels must hold one row per image ({len(images)}), got {len(labels)}"
+                )
+        self.labels = labels
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.dynamic = check_bool("dynamic", dynamic)
         self.generator = check_generator("generator", generator)
@@ -385,7 +407,7 @@ class BinarizedBatches:
                 x = random_shift(x, self.shift, self.generator).reshape(len(idx), -1)
             if self.dynamic:  # pixel = 1 where a uniform draw falls below its grey level
                 x = torch.rand(x.shape, generator=self.generator).lt_(x)
-            yield (x,)
+            yield (x,) if self.labels is None else (x, self.labels[idx])
 
 
 def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -427,36 +449,52 @@ def make_vae_loaders(
 
     The validation slice (``recipe.val_size`` digits, see :func:`split_indices`, never test
     digits) uses the fixed binarised copy, like the test set; ``None`` when ``val_size == 0``.
+    A ``conditional`` recipe's batches are ``(x, y)``: images and one-hot labels ``(B, 10)``.
     """
-    grey, _ = load_mnist("train")
+    grey, labels = load_mnist("train")
     fixed, _ = load_mnist("train", binarize=True)
     val_idx, train_idx = split_indices(recipe, len(grey))
     source = fixed if recipe.binarize == "fixed" else grey
+    rows = F.one_hot(labels, 10).float() if recipe.conditional else None
     train = BinarizedBatches(
-        source[train_idx], recipe.batch_size, recipe.binarize == "dynamic", generator, recipe.shift
+        source[train_idx],
+        recipe.batch_size,
+        recipe.binarize == "dynamic",
+        generator,
+        recipe.shift,
+        None if rows is None else rows[train_idx],
     )
     if not recipe.val_size:
         return train, None
     val_source = grey if recipe.binarize == "grey" else fixed
-    return train, BinarizedBatches(val_source[val_idx], 500, False, generator)
+    val_rows = None if rows is None else rows[val_idx]
+    return train, BinarizedBatches(val_source[val_idx], 500, False, generator, labels=val_rows)
 
 
 def elbo_terms(
-    model: VAE, x: torch.Tensor, per_dimension: bool = False
+    model: VAE | ConditionalVAE,
+    x: torch.Tensor,
+    per_dimension: bool = False,
+    y: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``model.elbo_terms(x)`` for a training batch ``x`` ``(B, D)``: one-sample
     ``(reconstruction, kl)``, each ``(B,)`` in nats, the same arithmetic and the same random
     draws (from torch's global generator), without the model's input checks
-    (``per_dimension``: the KL per latent dimension, ``(B, K)``).
+    (``per_dimension``: the KL per latent dimension, ``(B, K)``). For a
+    :class:`~lecture_utils.models.ConditionalVAE` (notebook 09) ``y`` holds the batch's
+    one-hot labels ``(B, n_classes)``, given to both networks: ``model.elbo_terms(x, y)``.
 
     The checks of :meth:`VAE.elbo_terms` (finite values, pixels in [0, 1], shapes) scan every
     pixel several times per call; the training loop's digits were checked once by
     :class:`BinarizedBatches`, so skipping them makes each step about a sixth cheaper.
     """
-    mu, logvar = model.encoder(x).chunk(2, dim=1)  # (B, D) -> (B, K) each
+    if y is None:
+        mu, logvar = model.encoder(x).chunk(2, dim=1)  # (B, D) -> (B, K) each
+    else:
+        mu, logvar = model.encoder(torch.cat([x, y], dim=1)).chunk(2, dim=1)
     z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # (B, K)
-    out = model.decoder(z)  # (B, D): logits, or the pre-sigmoid mean
-    if model.likelihood == "bernoulli":
+    out = model.decoder(z if y is None else torch.cat([z, y], dim=1))  # (B, D)
+    if isinstance(model, ConditionalVAE) or model.likelihood == "bernoulli":
         recon = -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1)
     else:
         logvar_x = 2.0 * model.log_sigma
@@ -467,26 +505,30 @@ def elbo_terms(
 
 
 def vae_loss(
-    model: VAE, batch: tuple[torch.Tensor, ...], kl_weight: float = 1.0, free_bits: float = 0.0
+    model: VAE | ConditionalVAE,
+    batch: tuple[torch.Tensor, ...],
+    kl_weight: float = 1.0,
+    free_bits: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """The training loss ``mean(-(recon - kl_weight * KL))`` and the terms to record:
     ``neg_elbo`` (the true negative ELBO), ``recon`` (-E_q log p(x|z)) and ``kl``, per-example
     means in nats over the batch ``x`` ``(B, D)`` or ``(B, 1, 28, 28)`` (see
-    :func:`elbo_terms`). In eval mode (validation) the weight is 1 and there are no free bits,
-    so that the best epoch is the best ELBO.
+    :func:`elbo_terms`; a batch ``(x, y)`` carries a conditional VAE's one-hot labels). In
+    eval mode (validation) the weight is 1 and there are no free bits, so that the best epoch
+    is the best ELBO.
 
     ``free_bits`` > 0 (training only; notebook 08): the KL in the loss is the sum over latent
     dimensions k of ``max(free_bits, mean over the batch of KL_k)`` (Kingma et al., 2016)."""
     if free_bits:
         check_number("free_bits", free_bits, low=0.0)
-    x = batch[0]
+    x, y = batch[0], (batch[1] if len(batch) > 1 else None)
     w = kl_weight if model.training else 1.0
     if free_bits and model.training:
-        recon, kl_dims = elbo_terms(model, x.reshape(len(x), -1), per_dimension=True)
+        recon, kl_dims = elbo_terms(model, x.reshape(len(x), -1), True, y)
         recon, kl = recon.mean(), kl_dims.sum(1).mean()
         loss = w * kl_dims.mean(0).clamp_min(free_bits).sum() - recon
     else:
-        recon, kl = elbo_terms(model, x.reshape(len(x), -1))
+        recon, kl = elbo_terms(model, x.reshape(len(x), -1), y=y)
         recon, kl = recon.mean(), kl.mean()
         loss = w * kl - recon
     return {
