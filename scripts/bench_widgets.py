@@ -9,8 +9,10 @@ Prints the median and the 90th percentile in milliseconds for the latent sliders
 8-D VAE), the interpolation view (autoencoder and VAE side by side, choosing a new digit or
 path) and the manifold view (a probe slider, and a click on the scatter choosing the digit
 under it) and notebook 08's beta explorer (the beta slider moved back and forth over the cached
-sweep; the explorer's one-time build, which draws every run's chart, is printed apart); exits 1
-when a slider, interpolation or beta-explorer median exceeds the target (20 ms).
+sweep; the explorer's one-time build, which draws every run's chart, is printed apart) and
+notebook 09's digit explorer (a style slider dragged, and the digit buttons pressed in turn, over
+the cached conditional VAE); exits 1 when a slider, interpolation, beta-explorer or
+digit-explorer median exceeds the target (20 ms).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from collections.abc import Callable
 import torch
 
 from lecture_utils import seed_everything
+from lecture_utils.conditional import CVAE_RECIPE, train_cvae_cached
 from lecture_utils.data import load_mnist
 from lecture_utils.model_cache import load_or_train
 from lecture_utils.vae_training import BETA_SWEEP, train_vae_cached
 from lecture_utils.widgets import (
     BetaExplorer,
+    DigitExplorer,
     InterpolationExplorer,
     LatentSliders,
     ManifoldExplorer,
@@ -116,6 +120,21 @@ def measure_beta(
     }
 
 
+def measure_digits(model: torch.nn.Module, moves: int = 200) -> dict[str, dict[str, float]]:
+    """Latency of notebook 09's :class:`DigitExplorer` over a conditional VAE: its first style
+    slider dragged back and forth, and the digit buttons pressed one after another."""
+    view = DigitExplorer(model)
+    slider, values = view.sliders[0], slider_values(moves)
+    results = {
+        "digits: style slider": time_moves(lambda i: setattr(slider, "value", values[i]), moves)
+    }
+    n = model.n_classes
+    results["digits: digit button"] = time_moves(
+        lambda i: setattr(view.digits, "value", (i + 1) % n), moves
+    )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=200, help="value changes per control")
@@ -134,6 +153,10 @@ def main() -> None:
     }
     binary, _ = load_mnist("test", binarize=True)
     results.update(measure_beta(sweep, binary[:500], args.moves))
+    cvae, _ = train_cvae_cached(
+        CVAE_RECIPE, progress=None, log=lambda msg: print(msg, file=sys.stderr)
+    )
+    results.update(measure_digits(cvae, args.moves))
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -141,8 +164,8 @@ def main() -> None:
         for name, r in results.items():
             print(f"{name:28s} {r['median_ms']:10.2f} {r['p90_ms']:8.2f} {r['moves']:6d}")
         print(
-            f"target: median < {TARGET_MS:.0f} ms for the sliders, the interpolation and the "
-            "beta explorer's slider"
+            f"target: median < {TARGET_MS:.0f} ms for the sliders, the interpolation, the "
+            "beta explorer's slider and the digit explorer"
         )
     slow = [
         k

@@ -260,3 +260,53 @@ def test_the_course_cvae_draws_the_requested_digit(tmp_path):
     overall, per_class = sample_accuracy(judge, images, labels)
     assert overall >= 0.95, f"{overall:.3f} of the samples, per class {per_class.tolist()}"
     assert cache.cache_path(CVAE_RECIPE.name, CVAE_RECIPE.cache_key(), tmp_path).exists()
+
+
+# ----------------------------------------------------------------------------- the explorer
+def test_the_digit_explorer_redraws_the_chosen_digit_and_style_in_place(cvae):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_utils.plotting import png_bytes
+    from lecture_utils.widgets import DigitExplorer
+
+    def expected(z, digit):
+        onehot = F.one_hot(torch.tensor([digit]), 10).float()
+        with torch.no_grad():
+            image = torch.sigmoid(cvae.decoder(torch.cat([z[None], onehot], 1)))
+        return png_bytes(image.reshape(28, 28), 4)
+
+    view = DigitExplorer(cvae, digit=3, scale=4)
+    assert view.widget is view.box and len(view.sliders) == cvae.latent_dim
+    image = view.image
+    assert image.value == expected(torch.zeros(3), 3)
+    view.digits.value = 7
+    assert view.image is image and image.value == expected(torch.zeros(3), 7)
+    view.sliders[1].value = 1.5
+    assert view.z.tolist() == [0.0, 1.5, 0.0] and image.value == expected(view.z, 7)
+    assert "y = 7" in view.readout.value and "1.50" in view.readout.value
+    assert repr(view) == "DigitExplorer(CVAE, digit 7, style z = (0.00, 1.50, 0.00))"
+    bundle, _ = view._repr_mimebundle_()
+    assert {"image/png", "text/plain"} <= bundle.keys()
+    fig = view.figure()
+    assert len(fig.axes) == 1 and fig.axes[0].get_images()[0].get_array().shape == (28, 298)
+    plt.close("all")
+    with pytest.raises(TypeError, match="model must be a ConditionalVAE"):
+        DigitExplorer(VAE(3, (16,)))
+    with pytest.raises(ValueError, match=r"digit must be a digit index in \[0, 10\)"):
+        DigitExplorer(cvae, digit=10)
+    with pytest.raises(ValueError, match=r"z must have shape \(3\)"):
+        DigitExplorer(cvae, z=torch.zeros(2))
+    with pytest.raises(ValueError, match="step must be <= 2 \\* limit"):
+        DigitExplorer(cvae, limit=0.1, step=1.0)
+
+
+def test_the_widget_benchmark_times_the_digit_explorer(cvae):
+    from script_loader import load_script
+
+    results = load_script("bench_widgets").measure_digits(cvae, moves=6)
+    assert set(results) == {"digits: style slider", "digits: digit button"}
+    for r in results.values():
+        assert r["moves"] == 6 and 0 < r["median_ms"] <= r["p90_ms"]
