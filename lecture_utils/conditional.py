@@ -64,6 +64,15 @@ JUDGE_SETTINGS = {
 }
 
 
+#: the judge's name in the model cache (its file: ``nb09-judge-<hash>.pt``)
+JUDGE_NAME = "nb09-judge"
+
+
+def judge_cache_key() -> dict:
+    """The judge's key in the model cache (:func:`lecture_utils.cache.cached`): its settings."""
+    return {"recipe": "judge", **JUDGE_SETTINGS}
+
+
 def check_conditional_recipe(recipe: object) -> VAERecipe:
     check_recipe(recipe)
     if not recipe.conditional:
@@ -142,10 +151,10 @@ def judge_classifier(
     """Notebook 03's best classifier and its accuracy on the 2,000 test digits ->
     ``(model, test_accuracy)``; the model maps grey images ``(B, 1, 28, 28)`` to logits
     ``(B, 10)``. Trained once (:data:`JUDGE_SETTINGS`, about 2 s) and kept in the course's
-    model cache as ``nb09-judge``; ``log`` gets the cache's one line (``None``: silent)."""
+    model cache as :data:`JUDGE_NAME`; ``log`` gets the cache's one line (``None``: silent)."""
     model, extra = cache.cached(
-        "nb09-judge",
-        {"recipe": "judge", **JUDGE_SETTINGS},
+        JUDGE_NAME,
+        judge_cache_key(),
         _build_judge,
         _train_judge,
         directory=cache_dir,

@@ -725,7 +725,10 @@ class DigitExplorer(_Explorer):
     buttons choose the label y (0-9), one slider per style dimension sets z, and the decoded
     image p(x|z, y)'s mean is redrawn in place (new PNG bytes in one ``ipywidgets.Image``, one
     decode per move, like notebook 07's :class:`LatentSliders`). Keep the sliders and press
-    other buttons: the same style, another digit.
+    other buttons: the same style, another digit. Given a ``judge`` (a classifier of grey
+    digits, e.g. :func:`lecture_utils.conditional.judge_classifier`'s), the readout also says
+    which digit it reads in the image, and how sure it is: move a style far out and watch when
+    the drawing stops being the digit asked for.
 
     Args:
         model: a :class:`~lecture_utils.models.ConditionalVAE`.
@@ -736,6 +739,8 @@ class DigitExplorer(_Explorer):
         scale: on-screen pixels per image pixel.
         name: the model's name in the title and the text form.
         size: ``"notebook"`` or ``"projector"`` (:data:`SIZES`; wider sliders).
+        judge: ``None``, or an ``nn.Module`` mapping images ``(B, 1, 28, 28)`` to logits
+            ``(B, n_classes)``.
 
     ``.widget`` (the same as ``.box``) is the live widget to display; ``figure()`` draws the
     current style decoded as every digit.
@@ -751,6 +756,7 @@ class DigitExplorer(_Explorer):
         scale: int = 5,
         name: str = "CVAE",
         size: str = "notebook",
+        judge: nn.Module | None = None,
     ) -> None:
         from lecture_utils.models import ConditionalVAE
 
@@ -759,6 +765,12 @@ class DigitExplorer(_Explorer):
                 f"model must be a ConditionalVAE (notebook 09's CVAE), got {type(model).__name__}"
             )
         self.model = model.eval()
+        if judge is not None and not isinstance(judge, nn.Module):
+            raise TypeError(
+                f"judge must be None or an nn.Module classifier (e.g. judge_classifier()[0]), "
+                f"got {type(judge).__name__}"
+            )
+        self.judge = None if judge is None else judge.eval()
         k, c = model.latent_dim, model.n_classes
         _check_index("digit", digit, c)
         self.z = torch.zeros(k) if z is None else check_tensor("z", z, shape=(k,)).detach().clone()
@@ -837,13 +849,24 @@ class DigitExplorer(_Explorer):
         with torch_threads(), torch.no_grad():
             return self.model.decode(z, labels)
 
+    def judged(self, image: torch.Tensor) -> tuple[int, float]:
+        """The judge's reading of one image ``(1, 28, 28)`` -> ``(digit, probability)``."""
+        from lecture_utils.seed import torch_threads
+
+        with torch_threads(), torch.no_grad():
+            p = torch.softmax(self.judge(image[None]), dim=1)[0]  # (n_classes,)
+        return int(p.argmax()), float(p.max())
+
     def render(self) -> None:
-        """Decode the current style with the chosen digit into the image; show both."""
+        """Decode the current style with the chosen digit into the image; show both (and the
+        judge's reading)."""
         image = self._decode(self.z[None], torch.tensor([self.digit]))[0]
         self.image.value = png_bytes(image, self.scale)
-        self.readout.value = (
-            f"y = {self.digit}, z = (" + ", ".join(f"{v:.2f}" for v in self.z.tolist()) + ")"
-        )
+        text = f"y = {self.digit}, z = (" + ", ".join(f"{v:.2f}" for v in self.z.tolist()) + ")"
+        if self.judge is not None:
+            read, p = self.judged(image)
+            text += f"<br>the classifier reads a {read} ({100 * p:.0f} % sure)"
+        self.readout.value = text
 
     def figure(self) -> Figure:
         c = self.model.n_classes

@@ -310,3 +310,28 @@ def test_the_widget_benchmark_times_the_digit_explorer(cvae):
     assert set(results) == {"digits: style slider", "digits: digit button"}
     for r in results.values():
         assert r["moves"] == 6 and 0 < r["median_ms"] <= r["p90_ms"]
+
+
+class MeanJudge(nn.Module):
+    """Logits from the image's mean brightness: class 4 wins, more surely for brighter images."""
+
+    def forward(self, x):
+        logits = torch.zeros(len(x), 10)
+        logits[:, 4] = 20 * x.mean((1, 2, 3))
+        return logits
+
+
+def test_the_digit_explorer_says_what_a_judge_reads(cvae):
+    from lecture_utils.widgets import DigitExplorer
+
+    view = DigitExplorer(cvae, digit=2, judge=MeanJudge())
+    with torch.no_grad():
+        image = cvae.decode(torch.zeros(1, 3), torch.tensor([2]))
+    p = torch.softmax(MeanJudge()(image), 1)[0]
+    assert view.judged(image[0]) == (4, pytest.approx(float(p[4])))
+    assert f"the classifier reads a 4 ({100 * float(p[4]):.0f} % sure)" in view.readout.value
+    view.sliders[0].value = 2.0
+    assert "reads a 4" in view.readout.value
+    assert "reads" not in DigitExplorer(cvae).readout.value
+    with pytest.raises(TypeError, match="judge must be None or an nn.Module"):
+        DigitExplorer(cvae, judge=lambda x: x)
