@@ -629,3 +629,20 @@ def train_m2_cached(
         directory=cache_dir,
         log=log,
     )
+
+
+#: the benchmark's M2 on pixels (``scripts/bench_semisupervised.py``), chosen on the validation
+#: slice at 10 labels per class, seed 0
+BENCH_M2_RECIPE = M2Recipe(name="bench-m2", epochs=30, alpha=50.0)
+#: the benchmark's M1+M2: M2 on the standardised encoder means of notebook 06's 20-D VAE
+BENCH_M1M2_RECIPE = M2Recipe(
+    name="bench-m1m2",
+    likelihood="gaussian",
+    binarize="none",
+    latent_dim=10,
+    hidden_dims=(256,),
+    classifier_dims=(256,),
+    epochs=60,
+)
+#: notebook 09's short M2 run on pixels, 10 labels per class (about 8 s on one thread)
+NOTEBOOK_M2_RECIPE = M2Recipe(name="nb09-m2", epochs=1, alpha=50.0)
