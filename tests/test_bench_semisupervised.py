@@ -25,6 +25,7 @@ TINY = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_tiny_run_prints_every_method(tmp_path):
     env = {**os.environ, "VAE_COURSE_CACHE": str(tmp_path)}
     out = subprocess.run(

@@ -18,6 +18,7 @@ from lecture_utils.semi_supervised import (
     M2Recipe,
     compare_features,
     encoder_means,
+    m1_features,
     notebook03_autoencoder,
     split_m2,
     train_m2,
@@ -74,6 +75,9 @@ def test_unlabelled_elbo_matches_a_loop_over_the_ten_labels(likelihood):
             elbo_y = brute_force_elbo(model, x[i : i + 1], y, eps[y, i : i + 1])[0]
             want[i] += q[y] * elbo_y - q[y] * torch.log(q[y])  # E_q[L] + H(q), term by term
     torch.testing.assert_close(got, want)
+    table = model.label_elbos(x, torch.Generator().manual_seed(3))  # (B, C), the same draws
+    for y in range(C):
+        torch.testing.assert_close(table[:, y], brute_force_elbo(model, x, y, eps[y]))
     # the check has teeth: typical wrong answers (no entropy; uniform weights; the best label
     # alone) differ from the right one on every digit
     q = torch.softmax(logits, 1)
@@ -119,17 +123,16 @@ def test_the_bounds_lie_below_the_exact_log_likelihoods():
     torch.testing.assert_close(torch.logsumexp(exact_log_marginals(model, every), (0, 1)).exp(),
                                torch.tensor(1.0, dtype=torch.float64))  # fmt: skip
     g = torch.Generator().manual_seed(0)
+    many = x.repeat(4000, 1)  # (S * 4, 3): S = 4000 independent estimates per digit
     with torch.no_grad():
-        u = torch.stack([model.unlabelled_elbo(x, g) for _ in range(4000)])  # (S, 4)
-        labels = torch.zeros(4, dtype=torch.int64) + 3
-        lab = torch.stack([model.labelled_elbo(x, labels, g) for _ in range(4000)])
+        u = model.unlabelled_elbo(many, g).reshape(4000, 4)  # (S, 4)
+        labels = torch.full((len(many),), 3, dtype=torch.int64)
+        lab = model.labelled_elbo(many, labels, g).reshape(4000, 4)
     u_mean, u_se = u.mean(0), u.std(0) / math.sqrt(len(u))
     assert (u_mean < log_px - 3 * u_se).all()  # E[U(x)] <= log p(x), with a real gap
     assert (log_px - u_mean < 5.0).all()  # and not absurdly loose
     lab_mean, lab_se = lab.mean(0), lab.std(0) / math.sqrt(len(lab))
     assert (lab_mean < log_pxy[:, 3] + 3 * lab_se).all()  # E[L(x, y)] <= log p(x, y)
-    # U(x) with q(y|x) set to the exact posterior p(y|x) gains exactly the KL it closes:
-    # log p(x) - U = E_q[log p(x,y) - L(x,y)] + KL(q(y|x) || p(y|x)) >= the z part alone
 
 
 def test_loss_combines_the_three_terms():
@@ -230,11 +233,15 @@ def test_train_m2_is_seeded_and_records_accuracy_against_time(tmp_path):
     again, _ = train_m2(recipe, images, labels, progress=None)
     for p, q in zip(model.parameters(), again.parameters()):
         assert torch.equal(p, q)
-    cached, extra = train_m2_cached(recipe, images, labels, cache_dir=tmp_path, log=None)
-    loaded, extra2 = train_m2_cached(recipe, images, labels, cache_dir=tmp_path, log=None)
+    sets = {"all": (images, labels)}
+    cached, extra = train_m2_cached(recipe, images, labels, sets, cache_dir=tmp_path, log=None)
+    loaded, extra2 = train_m2_cached(recipe, images, labels, sets, cache_dir=tmp_path, log=None)
     assert extra == extra2 and len(list(tmp_path.iterdir())) == 1
-    for p, q in zip(cached.parameters(), loaded.parameters()):
-        assert torch.equal(p, q)
+    assert extra["all_accuracy"] == history["all_accuracy"]
+    for p, q, r in zip(cached.parameters(), loaded.parameters(), model.parameters()):
+        assert torch.equal(p, q) and torch.equal(p, r)
+    train_m2_cached(recipe, images, labels, cache_dir=tmp_path, log=None)  # other sets: a new file
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_train_m2_rejects_bad_input():
@@ -254,6 +261,18 @@ def test_encoder_means_are_the_means_of_q():
     torch.testing.assert_close(encoder_means(vae, x, batch_size=3), vae.encode(x)[0])
     with pytest.raises(TypeError, match="vae"):
         encoder_means(Autoencoder(3), x)
+
+
+def test_m1_features_are_standardised_with_the_training_statistics():
+    torch.manual_seed(0)
+    vae = VAE(3, (16,))
+    x, x_test = torch.rand(50, 1, 28, 28), torch.rand(20, 1, 28, 28)
+    train, test = m1_features(vae, x, x_test)
+    torch.testing.assert_close(train.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(train.std(0), torch.ones(3))
+    raw, raw_test = vae.encode(x)[0], vae.encode(x_test)[0]
+    torch.testing.assert_close(test, (raw_test - raw.mean(0)) / raw.std(0))
+    assert not torch.allclose(test.mean(0), torch.zeros(3), atol=1e-3)  # not its own statistics
 
 
 def test_compare_features_uses_notebook_03s_subsets_and_probe():
@@ -300,3 +319,29 @@ def test_notebook03_autoencoder_is_cached_and_seeded(tmp_path):
 def test_recipe_replace_keeps_checks():
     with pytest.raises(ValueError, match="binarize"):
         dataclasses.replace(M2Recipe(), binarize="fixed")
+
+
+@pytest.mark.slow
+def test_notebook03_autoencoder_reproduces_notebook_03s_printed_losses(tmp_path):
+    """The rebuild against notebook 03's own stored output (its cell 12 prints the L2 loss per
+    epoch), read from the notebook file: the same model, not merely the same architecture."""
+    import json
+    from pathlib import Path
+
+    from lecture_utils.cache import cached
+    from lecture_utils.data import load_mnist
+    from lecture_utils.semi_supervised import _train_notebook03_autoencoder
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "03_encoder_reuse.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    source = next(c for c in cells if "history = fit(autoencoder" in "".join(c["source"]))
+    line = next(
+        "".join(o["text"]) for o in source["outputs"] if "L2 loss" in "".join(o.get("text", ""))
+    )
+    printed = json.loads(line.split(":", 1)[1].strip().replace("'", '"'))  # ['69.83', ...]
+    images, _ = load_mnist("train")
+    _, history = cached(  # trained on the course's one thread, as the notebook is
+        "t", {"k": 1}, lambda: Autoencoder(32, (128,)),
+        lambda: _train_notebook03_autoencoder(images, 0), directory=tmp_path, log=None,
+    )  # fmt: skip
+    assert [f"{v:.2f}" for v in history["loss"]] == printed
