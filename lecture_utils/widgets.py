@@ -21,6 +21,10 @@ Each explorer takes ``size``: ``"notebook"`` (the default, the size notebook 07 
 CSS class ``vae-course-projector`` on the box, which the presenter app's page styles; see
 ``apps/``). :class:`TrainingProgress` shows which model trains and its epoch, for the app's cold
 start.
+
+Two more explorers close the file: notebook 08's :class:`BetaExplorer` (a beta slider over the
+cached beta sweep) and notebook 09's :class:`DigitExplorer` (digit buttons and style sliders
+over a conditional VAE: the digit you ask for, in the style you set).
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ each of those cells loads its model in well under a second. Prints one line per 
 model trains, and the total seconds. A model already in the cache is not trained again.
 
 The models are :func:`course_recipes`: notebook 06's 20-D and 2-D VAEs and its two
-Gaussian-decoder VAEs, and notebook 07's :data:`~lecture_utils.model_cache.COURSE_RECIPES`
-(whose ``vae2`` is notebook 06's 2-D VAE, cached once). ``tests/test_warm.py`` checks that this
-list covers every cached model the notebooks' code loads.
+Gaussian-decoder VAEs, notebook 07's :data:`~lecture_utils.model_cache.COURSE_RECIPES`
+(whose ``vae2`` is notebook 06's 2-D VAE, cached once), notebook 08's runs, and notebook 09's
+conditional VAE and its judge (notebook 03's classifier, :data:`JUDGE`). ``tests/test_warm.py``
+checks that this list covers every cached model the notebooks' code loads.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ import time
 from typing import TextIO
 
 from lecture_utils import cache
+from lecture_utils.conditional import (
+    CVAE_RECIPE,
+    JUDGE_NAME,
+    judge_cache_key,
+    judge_classifier,
+)
 from lecture_utils.model_cache import COURSE_RECIPES, Recipe, load_or_train
 from lecture_utils.vae_training import (
     BETA_SWEEP,
@@ -34,10 +41,27 @@ from lecture_utils.vae_training import (
 )
 
 
-def course_recipes() -> list[Recipe]:
+class Judge:
+    """Notebook 09's judge (:func:`lecture_utils.conditional.judge_classifier`) as an entry of
+    the warm list: not a recipe, but with a recipe's ``name`` and ``cache_key()``."""
+
+    name = JUDGE_NAME
+
+    def cache_key(self) -> dict:
+        return judge_cache_key()
+
+    def __repr__(self) -> str:
+        return "Judge()"
+
+
+JUDGE = Judge()
+Entry = Recipe | Judge
+
+
+def course_recipes() -> list[Entry]:
     """Every recipe whose model a notebook or the app loads from the cache, each once (two
     recipes that share a cache file count once), in the order the notebooks load them."""
-    found: dict[str, Recipe] = {}
+    found: dict[str, Entry] = {}
     for recipe in (
         NOTEBOOK_RECIPE,
         NOTEBOOK_RECIPE_2D,
@@ -45,13 +69,15 @@ def course_recipes() -> list[Recipe]:
         *COURSE_RECIPES.values(),
         *BETA_SWEEP.values(),
         *COLLAPSE_RUNS.values(),
+        CVAE_RECIPE,
+        JUDGE,
     ):
         found.setdefault(cache.cache_path(recipe.name, recipe.cache_key(), "").name, recipe)
     return list(found.values())
 
 
 def warm(
-    recipes: list[Recipe],
+    recipes: list[Entry],
     directory: str | os.PathLike | None = None,
     out: TextIO = sys.stdout,
     progress: TextIO | None = sys.stderr,
@@ -69,7 +95,10 @@ def warm(
     width = len(str(len(recipes)))
     for i, recipe in enumerate(recipes, 1):
         messages: list[str] = []
-        load_or_train(recipe, directory=directory, log=messages.append, progress=progress)
+        if isinstance(recipe, Judge):
+            judge_classifier(directory, log=messages.append)
+        else:
+            load_or_train(recipe, directory=directory, log=messages.append, progress=progress)
         (message,) = messages
         loaded = message.startswith(f"{recipe.name}: loaded from ")
         status[recipe.name] = "cached" if loaded else "trained"

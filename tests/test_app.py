@@ -6,9 +6,10 @@ The models are trained first into a temporary model cache (the app's own three r
 page loads them: a warm start), then the server is started the way ``make app`` starts it (the
 same config file and template folder), on a free port and with short cull settings. Asserted:
 the first slider is visible within a few seconds; one kernel per open page and none left once
-the pages are closed; no request leaves localhost; a keyboard move of a slider and a click on
-the manifold's scatter redraw their images. A screenshot at 1280x720 goes to
-``build/screenshots/app.png``.
+the pages are closed; no request leaves localhost; a keyboard move of a slider, a click on the
+manifold's scatter, a move of the beta slider and a press of one of notebook 09's digit buttons
+redraw their images. Screenshots at 1280x720 go to
+``build/screenshots/app.png`` (the first tab) and ``app_digits.png`` (notebook 09's tab).
 
 Without chromium or playwright these tests skip with the reason, unless
 VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then they fail.
@@ -48,13 +49,15 @@ def chromium():
 @pytest.fixture(scope="module")
 def warm_cache(tmp_path_factory):
     """A model cache holding the app's models (trained here, as the app would): notebook 07's
-    three and notebook 08's beta sweep."""
+    three, notebook 08's beta sweep, notebook 09's conditional VAE and its judge."""
+    from lecture_utils.conditional import CVAE_RECIPE, judge_classifier
     from lecture_utils.model_cache import COURSE_RECIPES, load_or_train
     from lecture_utils.vae_training import BETA_SWEEP
 
     cache = tmp_path_factory.mktemp("model-cache")
-    for recipe in [*COURSE_RECIPES.values(), *BETA_SWEEP.values()]:
+    for recipe in [*COURSE_RECIPES.values(), *BETA_SWEEP.values(), CVAE_RECIPE]:
         load_or_train(recipe, directory=cache, log=None, progress=None)
+    judge_classifier(cache, log=None)
     return cache
 
 
@@ -233,7 +236,7 @@ def test_app_starts_fast_offline_redraws_and_leaves_no_kernel(chromium, server):
 
             # notebook 08's beta sweep: a keyboard move of its slider shows another run
             page.locator(".lm-TabBar-tab", has_text="β sweep").click()
-            sweep = page.locator(".vae-course-projector").last
+            sweep = page.locator(".vae-course-projector.beta-explorer")
             pictures = sweep.locator("img.widget-image")
             pictures.first.wait_for(state="visible")
             before = [img_bytes(pictures.nth(k)) for k in range(pictures.count())]
@@ -245,6 +248,21 @@ def test_app_starts_fast_offline_redraws_and_leaves_no_kernel(chromium, server):
             assert after != before, (
                 "ArrowRight on the beta slider did not redraw the run's pictures"
             )
+
+            # notebook 09's conditional VAE: a digit button draws that digit, the judge reads it
+            page.locator(".lm-TabBar-tab", has_text="Draw a digit").click()
+            digits = page.locator(".vae-course-projector.digit-explorer")
+            drawn = digits.locator("img.widget-image").first
+            drawn.wait_for(state="visible")
+            readout = digits.locator(".widget-html-content").first
+            before, text = img_bytes(drawn), readout.inner_text()
+            assert "y = 7" in text and "the classifier reads a" in text, text
+            digits.locator(".widget-toggle-button", has_text="3").first.click()
+            assert wait_until_changes(lambda: img_bytes(drawn), before) != before, (
+                "pressing the digit 3 did not redraw the CVAE's image"
+            )
+            assert "y = 3" in wait_until_changes(readout.inner_text, text)
+            page.screenshot(path=str(SCREENSHOT.with_name("app_digits.png")))
 
             # a second page has its own kernel; closing it leaves the first page's alone
             second, _, second_id = open_app(browser, base, left)

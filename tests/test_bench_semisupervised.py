@@ -46,7 +46,7 @@ def test_tiny_run_prints_every_method(tmp_path):
         accs = by_budget["2"]
         assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
     assert result["nb03_best"]["2"] in ("scratch", "pixels")
-    assert "reaches the goal" in text or "misses the goal" in text
+    assert "reaches +5" in text or "misses +5" in text
 
 
 def test_overrides_are_parsed_and_checked():

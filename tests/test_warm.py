@@ -2,8 +2,9 @@
 missing ones, and after it every one of them is a cache hit.
 
 The notebooks' models are found in the notebooks themselves: for each code cell that calls a
-cached trainer (`train_vae_cached`, `load_or_train`, `cache.cached`), the cell's statements up
-to that call are run with the trainer replaced by a recorder, after the notebook's imports.
+cached trainer (`train_vae_cached`, `load_or_train`, `cache.cached`, and notebook 09's
+`train_cvae_cached` and `judge_classifier`), the cell's statements up to that call are run with
+the trainer replaced by a recorder, after the notebook's imports.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from IPython.core.inputtransformer2 import TransformerManager
 from script_loader import load_script
 
 from lecture_utils import cache
+from lecture_utils.conditional import CVAE_RECIPE, JUDGE_NAME, judge_cache_key
 from lecture_utils.model_cache import COURSE_RECIPES, AutoencoderRecipe, load_or_train
 from lecture_utils.vae_training import VAERecipe, train_vae_cached
 
 ROOT = Path(__file__).resolve().parents[1]
 warm = load_script("warm")
 
-TRAINERS = ("train_vae_cached", "load_or_train", "cached")
+TRAINERS = ("train_vae_cached", "load_or_train", "cached", "train_cvae_cached", "judge_classifier")
 NOTEBOOKS = sorted(
     p
     for p in ROOT.rglob("*.ipynb")
@@ -90,6 +92,13 @@ def cached_models_loaded_by(path: Path) -> set[str]:
         found.add(file_name(name, key))
         return mock.MagicMock(name="model"), mock.MagicMock(name="history")
 
+    def record_cvae(recipe=CVAE_RECIPE, *args, **kwargs):
+        return record_vae(recipe)
+
+    def record_judge(*args, **kwargs):
+        found.add(file_name(JUDGE_NAME, judge_cache_key()))
+        return mock.MagicMock(name="judge"), 0.9
+
     stub = type("cache", (), {"cached": staticmethod(record_cached)})
     trees = [
         ast.parse(TransformerManager().transform_cell(cell.source))
@@ -100,7 +109,12 @@ def cached_models_loaded_by(path: Path) -> set[str]:
     imports = [s for t in trees for s in t.body if isinstance(s, (ast.Import, ast.ImportFrom))]
     exec(compile(ast.Module(imports, []), f"{path.name}: imports", "exec"), namespace)
     namespace.update(
-        train_vae_cached=record_vae, load_or_train=record_recipe, cached=record_cached, cache=stub
+        train_vae_cached=record_vae,
+        load_or_train=record_recipe,
+        cached=record_cached,
+        cache=stub,
+        train_cvae_cached=record_cvae,
+        judge_classifier=record_judge,
     )
     for i, tree in enumerate(trees):
         if not calls_a_trainer(tree):
@@ -193,3 +207,12 @@ def test_after_warm_every_model_is_a_cache_hit(tmp_path):
     cache.cache_path(TINY_AE.name, TINY_AE.cache_key(), tmp_path).unlink()
     status = warm.warm([TINY_VAE, TINY_AE], tmp_path, out=io.StringIO(), progress=None)
     assert status == {"tiny-warm-vae": "cached", "tiny-warm-ae": "trained"}
+
+
+@pytest.mark.slow
+def test_warm_trains_notebook_09s_judge_then_finds_it_cached(tmp_path):
+    out = io.StringIO()
+    assert warm.warm([warm.JUDGE], tmp_path, out=out, progress=None) == {JUDGE_NAME: "trained"}
+    assert out.getvalue().startswith(f"[1/1] {JUDGE_NAME}: no cached weights; trained in ")
+    assert warm.warm([warm.JUDGE], tmp_path, out=io.StringIO()) == {JUDGE_NAME: "cached"}
+    assert {CVAE_RECIPE.name, JUDGE_NAME} <= {r.name for r in warm.course_recipes()}
