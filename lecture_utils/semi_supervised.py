@@ -35,6 +35,7 @@ from torch import nn
 from lecture_utils import cache
 from lecture_utils._validate import (
     DATA_HINT,
+    check_bool,
     check_choice,
     check_int,
     check_int_sequence,
@@ -370,8 +371,12 @@ class M2(nn.Module):
         alpha = check_number("alpha", alpha, low=0.0)
         return self._loss(x_l, y, x_u, alpha, generator)
 
-    def _loss(self, x_l, y, x_u, alpha, generator) -> dict[str, torch.Tensor]:
+    def _loss(self, x_l, y, x_u, alpha, generator, unlabelled=True) -> dict[str, torch.Tensor]:
         labelled = self._elbo(x_l, y, self._draw((len(x_l), self.latent_dim), generator)).mean()
+        if not unlabelled:  # the control: q(y|x) learns from the labelled digits alone
+            ce = F.cross_entropy(self.classifier(x_l), y)
+            return {"loss": -labelled + alpha * ce, "neg_labelled": -labelled.detach(),
+                    "cross_entropy": ce.detach()}  # fmt: skip
         logits = self.classifier(torch.cat([x_l, x_u]))
         ce = F.cross_entropy(logits[: len(x_l)], y)
         unlabelled = self._unlabelled(x_u, logits[len(x_l) :], generator).mean()
@@ -410,6 +415,9 @@ class M2Recipe:
             ``"none"`` (features, or digits that are binary already).
         seed: the labelled subset, the validation slice, the initial weights, the batches, the
             binarisation and the draws of z.
+        unlabelled: ``False`` leaves the unlabelled term U(x) out of the loss, so that q(y|x)
+            learns from the labelled digits alone, with the same steps: the control that tells
+            what the unlabelled digits add (``scripts/bench_semisupervised.py``).
     """
 
     name: str = "nb09-m2"
@@ -429,9 +437,11 @@ class M2Recipe:
     val_size: int = 500
     binarize: str = "dynamic"
     seed: int = 0
+    unlabelled: bool = True
 
     def __post_init__(self) -> None:
         check_name(self.name)
+        check_bool("unlabelled", self.unlabelled)
         check_positive_int("per_class", self.per_class)
         check_positive_int("latent_dim", self.latent_dim)
         object.__setattr__(self, "hidden_dims", check_int_sequence("hidden_dims", self.hidden_dims))
@@ -457,8 +467,12 @@ class M2Recipe:
         return asdict(self)
 
     def cache_key(self) -> dict:
-        """The fields that decide the weights and the training code's version."""
-        return {"recipe": type(self).__name__, "training": M2_TRAINING_VERSION, **self.to_dict()}
+        """The fields that decide the weights and the training code's version (``unlabelled``
+        only when it is ``False``)."""
+        fields = self.to_dict()
+        if fields["unlabelled"]:
+            del fields["unlabelled"]
+        return {"recipe": type(self).__name__, "training": M2_TRAINING_VERSION, **fields}
 
     def make_model(self, input_shape: Sequence[int] = (1, 28, 28)) -> M2:
         return M2(
@@ -611,7 +625,7 @@ def train_m2(
 
         def loss_fn(m: M2, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
             x_u, x_l, y = batch
-            return m._loss(x_l, y, x_u, recipe.alpha, generator)
+            return m._loss(x_l, y, x_u, recipe.alpha, generator, recipe.unlabelled)
 
         history = fit(
             model,

@@ -15,6 +15,8 @@ the test accuracy on the 2,000 test digits of:
 3. **M2** on pixels (:data:`BENCH_M2_RECIPE`, the issue's model): its classifier q(y|x);
 4. **M1+M2**: M2 on the standardised M1 features, as in Kingma et al. (2014)
    (:data:`BENCH_M1M2_RECIPE`);
+5. on request (``--methods m2-control``), M2's control: the same recipe without the unlabelled
+   term, so that q(y|x) learns from the labelled digits alone;
 
 with the spread over seeds (standard deviation), the training seconds of each run (wall clock,
 one torch thread, printed with the load average: the CPU may be shared), and, for M2 and
@@ -52,7 +54,11 @@ from lecture_utils.semi_supervised import (
 )
 from lecture_utils.vae_training import NOTEBOOK_RECIPE, VAERecipe, train_vae_cached
 
-M2_METHODS = {"m2": "M2 (pixels)", "m1m2": "M1+M2"}
+M2_METHODS = {
+    "m2": "M2 (pixels)",
+    "m2-control": "M2 without U (control)",
+    "m1m2": "M1+M2",
+}
 
 
 def load() -> str:
@@ -108,7 +114,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--methods",
         nargs="+",
         default=["nb03", "m1", "m2", "m1m2"],
-        choices=["nb03", "m1", "m2", "m1m2"],
+        choices=["nb03", "m1", "m2", "m2-control", "m1m2"],
+        help="m2-control: BENCH_M2_RECIPE without the unlabelled term (q(y|x) learns from the "
+        "labelled digits alone, the same steps), to tell what the unlabelled digits add",
     )
     parser.add_argument(
         "--nb03-methods",
@@ -196,9 +204,13 @@ def main(argv: list[str] | None = None) -> dict:
     for method, label in M2_METHODS.items():
         if method not in args.methods:
             continue
-        base = m2_recipe if method == "m2" else m1m2_recipe
+        base = {
+            "m2": m2_recipe,
+            "m2-control": dataclasses.replace(m2_recipe, unlabelled=False),
+            "m1m2": m1m2_recipe,
+        }[method]
         data, test = (
-            (x, (x_test, y_test)) if method == "m2" else (features[0], (features[1], y_test))
+            (features[0], (features[1], y_test)) if method == "m1m2" else (x, (x_test, y_test))
         )
         fields = {k: v for k, v in base.to_dict().items() if k not in ("per_class", "seed")}
         print(f"{label} (per_class and seed set by each run): {fields}")

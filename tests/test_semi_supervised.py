@@ -345,3 +345,25 @@ def test_notebook03_autoencoder_reproduces_notebook_03s_printed_losses(tmp_path)
         lambda: _train_notebook03_autoencoder(images, 0), directory=tmp_path, log=None,
     )  # fmt: skip
     assert [f"{v:.2f}" for v in history["loss"]] == printed
+
+
+def test_the_control_learns_from_the_labelled_digits_alone():
+    images, labels = tiny_data()
+    recipe = M2Recipe(
+        name="test-m2", per_class=2, latent_dim=2, hidden_dims=(8,), classifier_dims=(8,),
+        epochs=2, batch_size=50, labelled_batch=8, val_size=20, unlabelled=False,
+    )  # fmt: skip
+    assert "unlabelled" in recipe.cache_key() and "unlabelled" not in M2Recipe().cache_key()
+    other = images.clone()  # the same labelled digits, every other digit changed
+    mask = torch.ones(len(images), dtype=torch.bool)
+    mask[split_m2(recipe, labels)["labelled"]] = False
+    other[mask] = 1.0 - other[mask]
+    for use_unlabelled in (False, True):
+        r = dataclasses.replace(recipe, unlabelled=use_unlabelled)
+        a, history = train_m2(r, images, labels, progress=None)
+        b, _ = train_m2(r, other, labels, progress=None)
+        same = all(
+            torch.equal(p, q) for p, q in zip(a.classifier.parameters(), b.classifier.parameters())
+        )
+        assert same != use_unlabelled  # only U lets the unlabelled digits reach q(y|x)
+        assert ("neg_unlabelled" in history) == use_unlabelled
