@@ -1,6 +1,6 @@
 """The course's English-Korean glossary: one table from which every notebook's glossary is made.
 
-Each notebook (00 to 08) ends with a markdown cell ``## Glossary`` whose metadata lists the terms
+Each notebook (00 to 09) ends with a markdown cell ``## Glossary`` whose metadata lists the terms
 it shows, ``cell.metadata["glossary"] = ["autoencoder", ...]`` (keys of :data:`TERMS`, in the
 order shown). ``scripts/glossary.py --write`` regenerates those cells with
 :func:`glossary_markdown`, and ``tests/test_glossary.py`` fails when a cell differs from what
@@ -279,6 +279,37 @@ TERMS: dict[str, tuple[str, str]] = {
     "factorised likelihood": (
         "인수분해된 가능도",
         "p(x|z) = Π_d p(x_d|z): pixels independent given z",
+    ),
+    # 09: conditional and semi-supervised VAEs
+    "conditional VAE (CVAE)": (
+        "조건부 VAE (CVAE)",
+        "a VAE told the label: p(x|z, y), q(z|x, y) and the prior p(z)",
+    ),
+    "conditioning": ("조건화", "giving a model extra information y that it may use"),
+    "one-hot vector": ("원-핫 벡터", "zeros with a single 1 at the position of the class"),
+    "style (of a digit)": (
+        "(숫자의) 스타일 (필체)",
+        "what the label does not say: slant, stroke width, size",
+    ),
+    "semi-supervised learning": (
+        "준지도 학습 (반지도 학습)",
+        "learning from a few labelled and many unlabelled examples",
+    ),
+    "M1 (features from a VAE)": (
+        "M1 (VAE 특징을 이용한 분류)",
+        "a VAE trained without labels, and a classifier on its encoder means",
+    ),
+    "M2 (the label as a latent variable)": (
+        "M2 (레이블을 잠재 변수로 둔 모델)",
+        "p(y) p(z) p(x|y, z) with a classifier q(y|x); unlabelled examples train it through U(x)",
+    ),
+    "classification term (α)": (
+        "분류 항 (α)",
+        "α Σ log q(y|x) over the labelled examples: the classifier learns from the labels directly",
+    ),
+    "generative classifier": (
+        "생성 분류기",
+        "a classifier from a generative model by Bayes' rule: p(y|x) ∝ p(x|y) p(y)",
     ),
 }
 
