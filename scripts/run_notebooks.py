@@ -5,6 +5,11 @@
 
 ``--write`` is how stored outputs are refreshed after editing a notebook: each runs top to
 bottom in a new kernel, so what nbval later compares is what a student will see.
+
+Wall times depend on the machine as much as on the notebooks: the report first prints the
+machine's float32 matrix-product rate on one thread at the shapes of notebook 06's training step
+(``bench_vae.matmul_rate``, about a second), so that two reports from different machines can be
+told apart.
 """
 
 from __future__ import annotations
@@ -71,6 +76,19 @@ def run(path: Path, write: bool, timeout: int) -> tuple[float, float, int]:
     return seconds, monitor.cpu, monitor.peak
 
 
+def machine_rate() -> float:
+    """GFLOP/s of the matrix products of one training step of notebook 06's VAE, one thread."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_vae import linear_shapes, matmul_rate
+
+    from lecture_utils.seed import torch_threads
+    from lecture_utils.vae_training import NOTEBOOK_RECIPE
+
+    with torch_threads(1):
+        shapes = linear_shapes(NOTEBOOK_RECIPE.make_model())
+        return matmul_rate(shapes, NOTEBOOK_RECIPE.batch_size, seconds=1.0)[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -81,6 +99,7 @@ def main() -> None:
     paths = [p if p.exists() else ROOT / "notebooks" / p for p in paths]
     total, over = 0.0, []
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+    print(f"this machine: {machine_rate():.1f} GFLOP/s of float32 matrix products on one thread")
     print(f"{'notebook':34s} {'wall s':>8s} {'CPU s':>7s} {'peak MiB':>9s}")
     for path in paths:
         seconds, cpu, peak = run(path, args.write, args.timeout)
