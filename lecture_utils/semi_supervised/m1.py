@@ -11,12 +11,7 @@ import torch
 from torch import nn
 
 from lecture_utils import cache
-from lecture_utils._validate import (
-    DATA_HINT,
-    check_int,
-    check_positive_int,
-    check_tensor,
-)
+from lecture_utils._validate import DATA_HINT, check_int, check_positive_int, check_tensor
 from lecture_utils.data import make_loaders
 from lecture_utils.losses import l2_loss
 from lecture_utils.models import VAE, Autoencoder

@@ -18,9 +18,7 @@ from lecture_utils._validate import (
     check_number,
     check_tensor,
 )
-from lecture_utils.classify import (
-    _check_labels,
-)
+from lecture_utils.classify import _check_labels
 from lecture_utils.models import ConditionalVAE, mlp, one_hot_labels
 
 LIKELIHOODS = ("bernoulli", "gaussian")

@@ -11,15 +11,8 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from lecture_utils import cache
-from lecture_utils._validate import (
-    DATA_HINT,
-    check_tensor,
-)
-from lecture_utils.classify import (
-    _check_labels,
-    accuracy,
-    balanced_subset,
-)
+from lecture_utils._validate import DATA_HINT, check_tensor
+from lecture_utils.classify import _check_labels, accuracy, balanced_subset
 from lecture_utils.data import load_mnist
 from lecture_utils.semi_supervised._hash import _data_hash
 from lecture_utils.semi_supervised.model import M2

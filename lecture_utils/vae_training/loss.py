@@ -9,9 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lecture_utils._validate import (
-    check_number,
-)
+from lecture_utils._validate import check_number
 from lecture_utils.models import VAE, ConditionalVAE
 
 

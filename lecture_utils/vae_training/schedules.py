@@ -10,10 +10,7 @@ import math
 
 import torch
 
-from lecture_utils._validate import (
-    check_nonneg_int,
-    check_number,
-)
+from lecture_utils._validate import check_nonneg_int, check_number
 from lecture_utils.training import Callback, History
 from lecture_utils.vae_training.recipes import VAERecipe, check_recipe
 
