@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import html
+import importlib
 import os
 import pkgutil
 import re
@@ -358,11 +359,15 @@ def public_modules() -> list[str]:
 
 
 def api_page(modules: list[str]) -> str:
-    """api.md: one section per module, its docstring and members (Sphinx autodoc)."""
+    """api.md: one section per module, its docstring and members (Sphinx autodoc). A
+    subpackage (``widgets``, ``vae_training``, ...) shows its docstring only: its members are
+    re-exported from its modules, whose own sections document them once."""
     sections = []
     for name in modules:
+        package = name != "lecture_utils" and hasattr(importlib.import_module(name), "__path__")
+        members = "" if package else "   :members:\n"
         sections.append(
-            f"## `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n   :members:\n"
+            f"## `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n{members}"
             "   :no-index:\n```\n"
         )
     return (

@@ -210,6 +210,15 @@ def test_the_api_page_documents_every_public_module():
         assert f".. automodule:: {name}\n" in page
 
 
+def test_the_api_page_documents_each_helper_once():
+    """A subpackage's section is its docstring only: its members are documented where they
+    are defined (its modules), not a second time through its re-exports."""
+    page = site.api_page(["lecture_utils.widgets", "lecture_utils.widgets.digits"])
+    package, module = page.split("## `lecture_utils.widgets.digits`")
+    assert ":members:" not in package
+    assert ":members:" in module
+
+
 # ---------------------------------------------------------------------------------------------
 # the site, built once from a clean clone
 
