@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -27,7 +28,14 @@ from script_loader import load_script
 
 from lecture_utils import cache
 from lecture_utils.conditional import CVAE_RECIPE, JUDGE_NAME, judge_cache_key
+from lecture_utils.data import load_mnist
 from lecture_utils.model_cache import COURSE_RECIPES, AutoencoderRecipe, load_or_train
+from lecture_utils.semi_supervised import (
+    M2Recipe,
+    m1_features,
+    notebook03_autoencoder,
+    train_m2_cached,
+)
 from lecture_utils.vae_training import VAERecipe, train_vae_cached
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -353,3 +361,44 @@ def test_warm_trains_notebook_09s_judge_then_finds_it_cached(tmp_path):
     assert out.getvalue().startswith(f"[1/1] {JUDGE_NAME}: no cached weights; trained in ")
     assert warm.warm([warm.JUDGE], tmp_path, out=io.StringIO()) == {JUDGE_NAME: "cached"}
     assert {CVAE_RECIPE.name, JUDGE_NAME} <= {r.name for r in warm.course_recipes()}
+
+
+TINY_M1M2 = M2Recipe(
+    name="tiny-warm-m1m2",
+    likelihood="gaussian",
+    binarize="none",
+    latent_dim=2,
+    hidden_dims=(8,),
+    classifier_dims=(8,),
+    epochs=1,
+    val_size=100,
+)
+
+
+@pytest.mark.slow
+def test_warm_trains_notebook_09s_data_models_as_the_notebook_then_loads_them(tmp_path):
+    entries = [
+        TINY_VAE,
+        warm.NB03_AUTOENCODER,
+        warm.M1M2(TINY_M1M2, vae=TINY_VAE, eval_on_test=True),
+        warm.M1M2(dataclasses.replace(TINY_M1M2, name="tiny-warm-control"), vae=TINY_VAE),
+    ]
+    out = io.StringIO()
+    status = warm.warm(entries, tmp_path, out=out, progress=None)
+    assert set(status.values()) == {"trained"} and len(status) == 4
+    assert len(out.getvalue().splitlines()) == 5, out.getvalue()  # one line per model, the total
+
+    # notebook 09's cells 3, 28 and 37, with the tiny VAE and recipes
+    messages: list[str] = []
+    grey_train, y_train = load_mnist("train")
+    grey_test, _ = load_mnist("test")
+    _, y_test = load_mnist("test", binarize=True)
+    vae, _ = train_vae_cached(TINY_VAE, tmp_path, log=messages.append)
+    notebook03_autoencoder(grey_train, cache_dir=tmp_path, log=messages.append)
+    features, test_features = m1_features(vae, grey_train, grey_test)
+    eval_sets = {"test": (test_features, y_test)}
+    train_m2_cached(TINY_M1M2, features, y_train, eval_sets, tmp_path, log=messages.append)
+    control = dataclasses.replace(TINY_M1M2, name="tiny-warm-control")
+    train_m2_cached(control, features, y_train, cache_dir=tmp_path, log=messages.append)
+    assert len(messages) == 4 and all(": loaded from " in m for m in messages), messages
+    assert len(list(tmp_path.glob("*.pt"))) == 4
