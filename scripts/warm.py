@@ -59,7 +59,9 @@ from lecture_utils.vae_training import (
 
 class Judge:
     """Notebook 09's judge (:func:`lecture_utils.conditional.judge_classifier`) as an entry of
-    the warm list: not a recipe, but with a recipe's ``name`` and ``cache_key()``."""
+    the warm list: not a recipe, but with a recipe's ``name`` and ``cache_key()``, and its own
+    ``load_or_train`` (as the entries below), which :func:`warm` calls for entries that are not
+    recipes."""
 
     name = JUDGE_NAME
 
