@@ -367,8 +367,7 @@ def api_page(modules: list[str]) -> str:
         package = name != "lecture_utils" and hasattr(importlib.import_module(name), "__path__")
         members = "" if package else "   :members:\n"
         sections.append(
-            f"## `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n{members}"
-            "   :no-index:\n```\n"
+            f"## `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n{members}   :no-index:\n```\n"
         )
     return (
         "# API reference: `lecture_utils`\n\nThe helpers the notebooks import, from their "
