@@ -29,7 +29,7 @@ from lecture_utils.classify import accuracy, make_classifier, train_classifier
 from lecture_utils.data import load_mnist
 from lecture_utils.models import Autoencoder, ConditionalVAE
 from lecture_utils.training import History, ProgressTo
-from lecture_utils.vae_training import VAERecipe, check_recipe, train_vae
+from lecture_utils.vae_training import VAERecipe, check_recipe, train_vae, train_vae_cached
 
 #: notebook 09's conditional VAE: a 2-D style z, one hidden layer of 256 (ELU) on each side,
 #: 12 epochs with a KL warm-up of 3, notebook 06's peak learning rate and cosine decay; about
@@ -112,14 +112,8 @@ def train_cvae_cached(
     ``vae_training.train_vae_cached(recipe)``), trained on one thread and saved otherwise;
     ``log`` gets the cache's one line (``None``: silent)."""
     check_conditional_recipe(recipe)
-    return cache.cached(
-        recipe.name,
-        recipe.cache_key(),
-        recipe.make_model,
-        lambda: train_vae(recipe, progress=progress),
-        directory=cache_dir,
-        log=log,
-    )
+    model, history = train_vae_cached(recipe, cache_dir=cache_dir, progress=progress, log=log)
+    return model, history  # type: ignore[return-value]  (a conditional recipe makes a CVAE)
 
 
 # ----------------------------------------------------------------------------- the judge

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from lecture_utils._validate import check_int
+from lecture_utils._validate import check_int, check_number
 from lecture_utils.plotting import figure_png
 
 #: The explorers' sizes: notebook 07's page, or the presenter app at 1280x720.
@@ -30,6 +30,39 @@ def _slider(size: str, cls: type, width: str | None = None, **kwargs: object) ->
     if width is not None and size == "projector":
         layout["width"] = width
     return cls(layout=widgets.Layout(**layout), style=dict(_SLIDER_STYLE[size]), **kwargs)
+
+
+def _check_slider_range(limit: object, step: object) -> tuple[float, float]:
+    """The sliders' half-range ``limit`` and ``step``: positive numbers, the step within the
+    range."""
+    limit = check_number("limit", limit, low=0.0, low_open=True)
+    step = check_number("step", step, low=0.0, low_open=True)
+    if step > 2 * limit:
+        raise ValueError(
+            f"step must be <= 2 * limit = {2 * limit:g} (the sliders' range), got {step:g}"
+        )
+    return limit, step
+
+
+def _code_sliders(
+    size: str, values: list[float], labels: list[str], limit: float, step: float
+) -> list[widgets.FloatSlider]:
+    """One slider per latent coordinate, from ``-limit`` to ``limit``, starting at ``values``
+    and named by ``labels`` (the 8-D sliders of notebook 07, the style of notebook 09)."""
+    return [
+        _slider(
+            size,
+            widgets.FloatSlider,
+            value=float(value),
+            min=-limit,
+            max=limit,
+            step=step,
+            description=label,
+            readout_format=".2f",
+            continuous_update=True,
+        )
+        for value, label in zip(values, labels)
+    ]
 
 
 def _sized_box(box: widgets.Box, size: str) -> widgets.Box:

@@ -10,15 +10,16 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from lecture_utils._validate import check_choice, check_number, check_positive_int, check_tensor
+from lecture_utils._validate import check_choice, check_positive_int, check_tensor
 from lecture_utils.plotting import image_grid, png_bytes
 from lecture_utils.widgets.base import (
     SIZES,
     _check_index,
     _check_name,
+    _check_slider_range,
+    _code_sliders,
     _Explorer,
     _sized_box,
-    _slider,
 )
 
 
@@ -76,12 +77,7 @@ class DigitExplorer(_Explorer):
         k, c = model.latent_dim, model.n_classes
         _check_index("digit", digit, c)
         self.z = torch.zeros(k) if z is None else check_tensor("z", z, shape=(k,)).detach().clone()
-        limit = check_number("limit", limit, low=0.0, low_open=True)
-        step = check_number("step", step, low=0.0, low_open=True)
-        if step > 2 * limit:
-            raise ValueError(
-                f"step must be <= 2 * limit = {2 * limit:g} (the sliders' range), got {step:g}"
-            )
+        limit, step = _check_slider_range(limit, step)
         self.limit, self.scale = limit, check_positive_int("scale", scale)
         self.name = _check_name(name)
         self.size = check_choice("size", size, SIZES)
@@ -91,20 +87,9 @@ class DigitExplorer(_Explorer):
             description="digit y",
             style={"button_width": "34px" if size == "notebook" else "48px"},
         )
-        self.sliders = [
-            _slider(
-                size,
-                widgets.FloatSlider,
-                value=float(self.z[d]),
-                min=-limit,
-                max=limit,
-                step=step,
-                description=f"style z{d + 1}",
-                readout_format=".2f",
-                continuous_update=True,
-            )
-            for d in range(k)
-        ]
+        self.sliders = _code_sliders(
+            size, [self.z[d] for d in range(k)], [f"style z{d + 1}" for d in range(k)], limit, step
+        )
         side = f"{28 * scale}px"
         self.image = widgets.Image(
             format="png",

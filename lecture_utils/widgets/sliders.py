@@ -11,7 +11,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from lecture_utils._validate import check_choice, check_number, check_positive_int, check_tensor
+from lecture_utils._validate import check_choice, check_positive_int, check_tensor
 from lecture_utils.plotting import (
     _check_dims,
     _check_latent_model,
@@ -19,7 +19,14 @@ from lecture_utils.plotting import (
     plot_traversal,
     png_bytes,
 )
-from lecture_utils.widgets.base import SIZES, _check_name, _Explorer, _sized_box, _slider
+from lecture_utils.widgets.base import (
+    SIZES,
+    _check_name,
+    _check_slider_range,
+    _code_sliders,
+    _Explorer,
+    _sized_box,
+)
 
 
 class LatentSliders(_Explorer):
@@ -52,29 +59,13 @@ class LatentSliders(_Explorer):
         k = model.latent_dim
         self.dims = _check_dims(dims, k)
         self.z = torch.zeros(k) if z is None else check_tensor("z", z, shape=(k,)).detach().clone()
-        limit = check_number("limit", limit, low=0.0, low_open=True)
-        step = check_number("step", step, low=0.0, low_open=True)
-        if step > 2 * limit:
-            raise ValueError(
-                f"step must be <= 2 * limit = {2 * limit:g} (the sliders' range), got {step:g}"
-            )
+        limit, step = _check_slider_range(limit, step)
         self.limit, self.scale = limit, check_positive_int("scale", scale)
         self.name = _check_name(name)
         self.size = check_choice("size", size, SIZES)
-        self.sliders = [
-            _slider(
-                size,
-                widgets.FloatSlider,
-                value=float(self.z[d]),
-                min=-limit,
-                max=limit,
-                step=step,
-                description=f"z{d + 1}",
-                readout_format=".2f",
-                continuous_update=True,
-            )
-            for d in self.dims
-        ]
+        self.sliders = _code_sliders(
+            size, [self.z[d] for d in self.dims], [f"z{d + 1}" for d in self.dims], limit, step
+        )
         side = f"{28 * scale}px"  # square, top-aligned: the column of sliders beside it is taller
         self.image = widgets.Image(
             format="png",
