@@ -127,14 +127,18 @@ def server(chromium, warm_cache, tmp_path_factory):
 
 
 def kernels(proc) -> list:
-    """The server's kernel processes (each page of voila starts one)."""
+    """The server's running kernel processes (each page of voila starts one). A kernel that
+    has exited but is not yet reaped (a zombie) or is already gone does not count."""
     import psutil
 
-    return [
-        p
-        for p in psutil.Process(proc.pid).children(recursive=True)
-        if "ipykernel" in " ".join(p.cmdline())
-    ]
+    running = []
+    for p in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline()):
+                running.append(p)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            pass
+    return running
 
 
 def kernel_alive(base: str, kernel_id: str) -> bool:
