@@ -1,8 +1,8 @@
 """Cold and warm start of the presenter app (``make app``): seconds from opening the page to its
 first visible slider, in headless Chromium at 1280x720.
 
-Cold: an empty model cache (the page trains the three models and shows their progress). Warm:
-the same cache again, now full. The server is started as ``make app`` starts it.
+Cold: an empty model cache (the page trains the models of its five tabs and shows their
+progress). Warm: the same cache again, now full. The server is started as ``make app`` starts it.
 
     .venv/bin/python scripts/bench_app.py            # prints "cold: ... s" and "warm: ... s"
 """
