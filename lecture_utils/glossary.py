@@ -307,6 +307,20 @@ TERMS: dict[str, tuple[str, str]] = {
         "분류 항 (α)",
         "α Σ log q(y|x) over the labelled examples: the classifier learns from the labels directly",
     ),
+    "judge": (
+        "판정 분류기",
+        "a classifier trained on real examples that labels a generator's samples, to count how "
+        "often the generator draws the class it was asked for",
+    ),
+    "standardised features": (
+        "표준화된 특징",
+        "features shifted and scaled to mean 0 and standard deviation 1 in every dimension, "
+        "with the training set's mean and standard deviation",
+    ),
+    "M1+M2 (stacked)": (
+        "M1+M2 (적층 모델)",
+        "M2 trained on M1's features (a VAE's standardised encoder means) instead of the pixels",
+    ),
     "generative classifier": (
         "생성 분류기",
         "a classifier from a generative model by Bayes' rule: p(y|x) ∝ p(x|y) p(y)",
