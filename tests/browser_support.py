@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -34,3 +35,12 @@ def find_chromium(what: str = "the browser tests") -> str:
     except ImportError:
         unavailable("the Python package playwright is not installed")
     return path
+
+
+def wait_until_changes(read, before, seconds: float = 20):
+    """Call ``read()`` every 0.2 s until it returns something other than ``before`` or
+    ``seconds`` have passed; return the last value read (the caller asserts on it)."""
+    deadline = time.monotonic() + seconds
+    while (now := read()) == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return now

@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import find_chromium
+from browser_support import find_chromium, wait_until_changes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,13 +182,6 @@ def img_bytes(img) -> bytes:
         }"""
         )
     )
-
-
-def wait_until_changes(read, before, seconds: float = 20):
-    deadline = time.monotonic() + seconds
-    while (now := read()) == before and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return now
 
 
 def test_app_starts_fast_offline_redraws_and_leaves_no_kernel(chromium, server):

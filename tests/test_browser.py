@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import find_chromium
+from browser_support import find_chromium, wait_until_changes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,12 +231,6 @@ def ring_centre(png: bytes) -> tuple[float, float]:
     assert len(red) > 10, "no red ring on the scatter"
     row, col = red.mean(0)
     return float(col), float(row)
-
-
-def wait_until_changes(read, before, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while read() == before and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def click_a_point_of_the_scatter(page, name: str) -> None:

@@ -12,11 +12,10 @@ VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then it fails.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
-from browser_support import find_chromium
+from browser_support import find_chromium, wait_until_changes
 from test_browser import SCREENSHOTS, error_texts, img_bytes, lab_after_run_all, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,12 +28,6 @@ EXPLORER = ".beta-explorer"  # the CSS class of BetaExplorer's box
 @pytest.fixture(scope="module")
 def chromium():
     return find_chromium("the browser test of notebook 08")
-
-
-def wait_until_changes(read, before, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while read() == before and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def move_the_beta_slider(page) -> None:

@@ -14,11 +14,9 @@ VAE_COURSE_REQUIRE_BROWSER=1 (as in CI): then it fails.
 
 from __future__ import annotations
 
-import time
-
 import nbformat
 import pytest
-from browser_support import find_chromium
+from browser_support import find_chromium, wait_until_changes
 from test_browser import SCREENSHOTS, error_texts, img_bytes, lab_after_run_all, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -51,12 +49,6 @@ def write_notebook(folder):
     path = folder / "digit_explorer.ipynb"
     nbformat.write(nb, path)
     return path
-
-
-def wait_until_changes(read, before, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while read() == before and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def press_a_digit_then_move_a_slider(page) -> None:
