@@ -4,7 +4,7 @@ Importing this package has no side effects: nothing is printed, downloaded or se
 Submodules, one purpose each:
 
 - ``data``      embedded MNIST (10,000 digits), full MNIST from IDX files, DataLoaders
-- ``models``    Autoencoder, VAE, EncoderClassifier
+- ``models``    Autoencoder, VAE, EncoderClassifier, ConditionalVAE (notebook 09)
 - ``losses``    L2 / L1 / cross-entropy losses, Bernoulli / Gaussian log-likelihoods, the Gaussian
                 log-densities ``log_normal`` / ``log_standard_normal``, closed-form Gaussian KL
 - ``training``  one plain fit loop that returns a history, and ``fit_from_seed``
@@ -20,9 +20,14 @@ Submodules, one purpose each:
 - ``classify``  label budgets, linear probe vs fine-tuning vs scratch (notebook 03)
 - ``toy``       latent-variable models with exact p(x) and posterior (notebooks 04, 05)
 - ``vae_training``  notebook 06's VAE recipes, training loop and model cache
-- ``latent``, ``widgets``, ``model_cache``  the latent-space explorer of notebook 07
+- ``latent``, ``widgets``, ``model_cache``  the latent-space explorers (notebooks 07-09)
 - ``diagnose``  why a VAE scores what it scores: gaps, active units, rate and distortion, the
                 aggregate posterior (notebook 08)
+- ``conditional``  notebook 09's conditional VAE, the classifier that judges its drawings, style
+                swaps
+- ``semi_supervised``  M1, M2 and M1+M2: unlabelled digits helping a classifier (notebook 09)
+- ``cache``     the one model cache (files, keys, loading and saving)
+- ``glossary``  the one English-Korean glossary of the course
 """
 
 from importlib.metadata import PackageNotFoundError, version
