@@ -65,6 +65,18 @@ def _code_sliders(
     ]
 
 
+def _square_image(scale: int) -> widgets.Image:
+    """The explorers' digit: a 28x28 image shown ``scale`` times larger, square and aligned to
+    the top of its row (the column of sliders beside it is taller)."""
+    side = f"{28 * scale}px"
+    return widgets.Image(
+        format="png",
+        width=28 * scale,
+        height=28 * scale,
+        layout=widgets.Layout(width=side, height=side, align_self="flex-start", flex="0 0 auto"),
+    )
+
+
 def _sized_box(box: widgets.Box, size: str) -> widgets.Box:
     if size == "projector":
         box.add_class(PROJECTOR_CLASS)

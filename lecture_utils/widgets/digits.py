@@ -20,6 +20,7 @@ from lecture_utils.widgets.base import (
     _code_sliders,
     _Explorer,
     _sized_box,
+    _square_image,
 )
 
 
@@ -90,15 +91,7 @@ class DigitExplorer(_Explorer):
         self.sliders = _code_sliders(
             size, [self.z[d] for d in range(k)], [f"style z{d + 1}" for d in range(k)], limit, step
         )
-        side = f"{28 * scale}px"
-        self.image = widgets.Image(
-            format="png",
-            width=28 * scale,
-            height=28 * scale,
-            layout=widgets.Layout(
-                width=side, height=side, align_self="flex-start", flex="0 0 auto"
-            ),
-        )
+        self.image = _square_image(scale)
         self.readout = widgets.HTML()
         self.digits.observe(lambda _change: self.render(), names="value")
         for d, slider in enumerate(self.sliders):

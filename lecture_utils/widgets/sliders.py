@@ -26,6 +26,7 @@ from lecture_utils.widgets.base import (
     _code_sliders,
     _Explorer,
     _sized_box,
+    _square_image,
 )
 
 
@@ -66,15 +67,7 @@ class LatentSliders(_Explorer):
         self.sliders = _code_sliders(
             size, [self.z[d] for d in self.dims], [f"z{d + 1}" for d in self.dims], limit, step
         )
-        side = f"{28 * scale}px"  # square, top-aligned: the column of sliders beside it is taller
-        self.image = widgets.Image(
-            format="png",
-            width=28 * scale,
-            height=28 * scale,
-            layout=widgets.Layout(
-                width=side, height=side, align_self="flex-start", flex="0 0 auto"
-            ),
-        )
+        self.image = _square_image(scale)
         self.readout = widgets.HTML()
         for d, slider in zip(self.dims, self.sliders):
             slider.observe(lambda change, d=d: self._set(d, change["new"]), names="value")
