@@ -17,9 +17,10 @@ This script measures both sides of that trade-off.
 batches of 128; Adam) on 1 thread, 2 threads, and 2 threads with ``OMP_WAIT_POLICY=PASSIVE``,
 each idle and with one core kept busy by a separate process running a plain Python loop. Every
 measurement runs in its own fresh process (``OMP_WAIT_POLICY`` only takes effect when set before
-torch is imported): a few warm-up steps, then several repeats of a fixed number of steps; the table gives the median and the range
-over the repeats, the process's CPU time per wall second (about 2 when two threads spin), the
-busy loop's share of a core while it ran, and the busy median over the idle one.
+torch is imported): a few warm-up steps, then several repeats of a fixed number of steps; the
+table gives the median and the range over the repeats, the process's CPU time per wall second
+(about 2 when two threads spin), the busy loop's share of a core while it ran, and the busy
+median over the idle one.
 
 ``--notebook [PATH]``: runs a notebook (default ``notebooks/06_vae.ipynb``) top to bottom with
 nbclient in a fresh kernel and an empty model cache (a new temporary ``VAE_COURSE_CACHE`` for
