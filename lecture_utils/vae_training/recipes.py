@@ -205,7 +205,7 @@ NOTEBOOK_GAUSSIAN_RECIPES = tuple(
 )
 #: the well-known tutorial VAE (pytorch/examples vae): 784-400-20, ReLU, Adam 1e-3, batch 128,
 #: summed BCE + closed-form KL, the fixed binarised digits, no schedule, no warm-up, last epoch;
-#: 47 of its epochs cost about the processor time of NOTEBOOK_RECIPE's 30 (``scripts/bench_vae.py``
+#: 47 of its epochs cost about the processor time of NOTEBOOK_RECIPE's 52 (``scripts/bench_vae.py``
 #: trains it for as long as the recipe took, in the same run, rather than by this count)
 REFERENCE_RECIPE = VAERecipe(
     name="reference",
