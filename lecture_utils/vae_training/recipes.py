@@ -171,10 +171,11 @@ def check_name(name: object) -> str:
 #: notebook 06's 20-D VAE (the benchmark's default). Two hidden layers of 256 rather than 512 and
 #: 256: a step costs half the arithmetic, so 52 epochs take about the time that 30 took before,
 #: and at equal time the narrower network is better on the validation slice (98.63 against
-#: 100.10 nats; seed 1: 99.66 against 100.79). At that length ELU beats ReLU (103.78), a peak
-#: learning rate of 5e-3 beats 3e-3 (99.46) and ties with 7e-3 (98.88), and a KL warm-up of 7
-#: epochs beats none (99.35) and ties with 12 (98.81); the variations, with widths and depths:
-#: ``scripts/bench_vae.py --set lr=7e-3 --no-test`` and so on (README)
+#: 100.10 nats; seed 1: 99.66 against 100.79). At that length ELU beats ReLU (103.78); a peak
+#: learning rate of 5e-3 scores better than 3e-3 (99.46) and a KL warm-up of 7 epochs better than
+#: none (99.35), each by less than the 1.0 nats between two seeds; 7e-3 (98.88) and a warm-up of 12
+#: (98.81) tie. The variations, with widths and depths: ``scripts/bench_vae.py --set lr=7e-3
+#: --no-test`` and so on (README)
 NOTEBOOK_RECIPE = VAERecipe(
     name="nb06-vae20",
     hidden_dims=(256, 256),
@@ -205,8 +206,9 @@ NOTEBOOK_GAUSSIAN_RECIPES = tuple(
 )
 #: the well-known tutorial VAE (pytorch/examples vae): 784-400-20, ReLU, Adam 1e-3, batch 128,
 #: summed BCE + closed-form KL, the fixed binarised digits, no schedule, no warm-up, last epoch;
-#: 47 of its epochs cost about the processor time of NOTEBOOK_RECIPE's 52 (``scripts/bench_vae.py``
-#: trains it for as long as the recipe took, in the same run, rather than by this count)
+#: 47 of its epochs cost about the processor time of NOTEBOOK_RECIPE's 52 in one run of
+#: ``scripts/bench_vae.py`` (23.5 s against 23.7 s), 51 in another (20.9 s against 21.0 s); the
+#: benchmark trains it for as long as the recipe took, in the same run, rather than by this count
 REFERENCE_RECIPE = VAERecipe(
     name="reference",
     hidden_dims=(400,),
