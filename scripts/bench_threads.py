@@ -13,13 +13,14 @@ threads becomes several times slower, while one thread loses only a little on an
 This script measures both sides of that trade-off.
 
 ``--steps`` (the default part): training steps per second of notebook 06's VAE
-(784-512-256-20, ELU, Bernoulli decoder; random binary batches of 128; Adam) on 1 thread,
-2 threads, and 2 threads with ``OMP_WAIT_POLICY=PASSIVE``, each idle and with one core kept busy
-by a separate process running a plain Python loop. Every measurement runs in its own fresh
-process (``OMP_WAIT_POLICY`` only takes effect when set before torch is imported): a few warm-up
-steps, then several repeats of a fixed number of steps; the table gives the median and the range
-over the repeats, the process's CPU time per wall second (about 2 when two threads spin), the
-busy loop's share of a core while it ran, and the busy median over the idle one.
+(``NOTEBOOK_RECIPE.make_model()``: 784-256-256-20, ELU, Bernoulli decoder; random binary
+batches of 128; Adam) on 1 thread, 2 threads, and 2 threads with ``OMP_WAIT_POLICY=PASSIVE``,
+each idle and with one core kept busy by a separate process running a plain Python loop. Every
+measurement runs in its own fresh process (``OMP_WAIT_POLICY`` only takes effect when set before
+torch is imported): a few warm-up steps, then several repeats of a fixed number of steps; the
+table gives the median and the range over the repeats, the process's CPU time per wall second
+(about 2 when two threads spin), the busy loop's share of a core while it ran, and the busy
+median over the idle one.
 
 ``--notebook [PATH]``: runs a notebook (default ``notebooks/06_vae.ipynb``) top to bottom with
 nbclient in a fresh kernel and an empty model cache (a new temporary ``VAE_COURSE_CACHE`` for
@@ -135,11 +136,11 @@ def worker(threads: int, warmup: int, steps: int, repeats: int) -> None:
     """Run in a fresh process: time notebook 06's training step, print one JSON line."""
     import torch
 
-    from lecture_utils.models import VAE
     from lecture_utils.seed import seed_everything
+    from lecture_utils.vae_training import NOTEBOOK_RECIPE
 
     generator = seed_everything(0, threads=threads)
-    model = VAE(20, (512, 256), activation="elu")  # notebook 06's shape, Bernoulli decoder
+    model = NOTEBOOK_RECIPE.make_model()  # notebook 06's VAE, Bernoulli decoder
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     pool = (torch.rand(8, 128, 1, 28, 28, generator=generator) < 0.5).float()
 
@@ -185,10 +186,17 @@ def run_worker(
     return result["repeats"]
 
 
+def shape() -> str:
+    """Notebook 06's VAE's layer widths, e.g. ``784-256-256-20``."""
+    from lecture_utils.vae_training import NOTEBOOK_RECIPE
+
+    return "-".join(str(n) for n in (784, *NOTEBOOK_RECIPE.hidden_dims, NOTEBOOK_RECIPE.latent_dim))
+
+
 def bench_steps(warmup: int, steps: int, repeats: int) -> None:
     """Print the steps-per-second table: each setting idle, then with one core busy."""
     print(
-        "training steps/s of notebook 06's VAE 784-512-256-20 (ELU, Bernoulli), batch 128, "
+        f"training steps/s of notebook 06's VAE {shape()} (ELU, Bernoulli), batch 128, "
         f"Adam; a fresh process per row: {plural(warmup, 'warm-up step')}, then "
         f"{plural(repeats, 'repeat')} of {plural(steps, 'step')}"
     )

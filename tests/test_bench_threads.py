@@ -170,6 +170,9 @@ def test_a_stopped_benchmark_stops_its_busy_loop(tmp_path, signum):
         stderr=subprocess.PIPE,
         text=True,
         env=run_env(tmp_path),
+        # a test run started in the background (`pytest &`) ignores SIGINT, and its children
+        # inherit that; give the benchmark the default Ctrl-C of a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         seen = ""

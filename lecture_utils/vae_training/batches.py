@@ -65,12 +65,12 @@ class BinarizedBatches:
     def __iter__(self):
         order = torch.randperm(len(self.images), generator=self.generator)
         for idx in order.split(self.batch_size):
-            x = self.images[idx]
+            x = self.images.index_select(0, idx)  # the rows of idx; faster than images[idx]
             if self.shift:
                 x = random_shift(x, self.shift, self.generator).reshape(len(idx), -1)
             if self.dynamic:  # pixel = 1 where a uniform draw falls below its grey level
                 x = torch.rand(x.shape, generator=self.generator).lt_(x)
-            yield (x,) if self.labels is None else (x, self.labels[idx])
+            yield (x,) if self.labels is None else (x, self.labels.index_select(0, idx))
 
 
 def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
