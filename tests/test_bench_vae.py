@@ -95,5 +95,14 @@ def test_benchmark_prints_the_recipe_the_reference_at_equal_time_and_the_differe
         [*tiny, "--no-test"], capture_output=True, text=True, timeout=300, check=True
     ).stdout
     assert "validation" in quick and "test:" not in quick and "reference:" not in quick
+    iwae = subprocess.run(
+        [*tiny, "--no-test", "--val-nll", "--k", "10", "--set", "iwae_samples=2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert "validation NLL (S = 10, 100 digits):" in iwae and "not in these figures" in iwae
+    assert json.loads(iwae.strip().splitlines()[-1])["val_nll"] > 0
     bad = subprocess.run([*tiny, "--set", "nonsense=1"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--set wants key=value" in bad.stderr

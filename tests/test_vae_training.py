@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from lecture_utils import evaluate
 from lecture_utils import vae_training as vt
 from lecture_utils.data import load_mnist
 from lecture_utils.models import VAE
@@ -118,6 +119,15 @@ def test_learning_rate_schedules():
         ({"shift": 5}, ValueError, "shift must be <= 4"),
         ({"shift": 1.0}, TypeError, "shift must be an int"),
         ({"seed": -1}, ValueError, "seed must be >= 0"),
+        ({"iwae_samples": 0}, ValueError, "iwae_samples must be >= 1"),
+        ({"iwae_samples": 2.0}, TypeError, "iwae_samples must be an int"),
+        ({"iwae_samples": 2, "free_bits": 0.5}, ValueError, "iwae_samples > 1 trains a plain"),
+        ({"iwae_samples": 2, "conditional": True}, ValueError, "iwae_samples > 1 trains a plain"),
+        (
+            {"iwae_samples": 2, "likelihood": "gaussian", "binarize": "grey"},
+            ValueError,
+            "iwae_samples > 1 trains a plain",
+        ),
     ],
 )
 def test_recipe_validates_each_field(fields, error, match):
@@ -154,6 +164,9 @@ def test_course_recipes():
         False,
     )
     assert NOTEBOOK_RECIPE.latent_dim == 20 and NOTEBOOK_RECIPE_2D.latent_dim == 2
+    # a field added later enters the key only when set, so cached course models stay valid
+    assert "iwae_samples" not in key
+    assert dataclasses.replace(TINY, iwae_samples=2).cache_key() == {**key, "iwae_samples": 2}
 
 
 def test_dynamic_binarisation_draws_fresh_binary_images():
@@ -270,6 +283,57 @@ def test_vae_loss_weights_the_kl_only_in_training_mode():
     torch.testing.assert_close(train_terms["loss"], train_terms["recon"] + 0.25 * train_terms["kl"])
     torch.testing.assert_close(eval_terms["loss"], eval_terms["neg_elbo"])
     torch.testing.assert_close(eval_terms["neg_elbo"], eval_terms["recon"] + eval_terms["kl"])
+
+
+def test_iwae_loss_is_the_importance_weighted_bound_of_evaluate():
+    torch.manual_seed(0)
+    model = VAE(3, (8,), activation="elu").train()
+    x = torch.bernoulli(torch.full((6, 784), 0.3))
+    mu, logvar = model.encode(x)
+    for s, w in [(1, 1.0), (5, 1.0), (5, 0.25)]:
+        torch.manual_seed(1)
+        terms = vae_loss(model, (x,), kl_weight=w, iwae_samples=s) if s > 1 else None
+        torch.manual_seed(1)
+        direct = vt.iwae_loss(model, x, s, kl_weight=w)
+        torch.manual_seed(1)
+        log_w = evaluate.proposal_log_weights(model, x, mu, logvar, s)  # (S, B), weight 1
+        if w != 1.0:  # the KL weight scales log p(z) - log q(z|x) only
+            torch.manual_seed(1)
+            eps = torch.randn(s, *mu.shape)
+            z = mu + torch.exp(0.5 * logvar) * eps
+            log_px_z = model.log_likelihood(
+                x.expand(s, *x.shape).reshape(-1, 784), z.reshape(-1, 3)
+            )
+            log_px_z = log_px_z.reshape(s, len(x))
+            log_w = log_px_z + w * (log_w - log_px_z)
+        expected = -evaluate.log_mean_exp(log_w).mean()
+        torch.testing.assert_close(direct["loss"], expected)
+        if terms is not None:
+            torch.testing.assert_close(terms["loss"], expected)
+    # the recorded terms are the ELBO's: closed-form KL, reconstruction averaged over the codes
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    closed = torch.distributions.kl_divergence(q, p).sum(1).mean()
+    torch.testing.assert_close(direct["kl"], closed.detach())
+    torch.testing.assert_close(direct["neg_elbo"], direct["recon"] + direct["kl"])
+    # the bound tightens with S (in expectation): averaged over many draws, L_5 >= L_1
+    torch.manual_seed(2)
+    l1 = torch.stack([vt.iwae_loss(model, x, 1)["loss"] for _ in range(200)]).mean()
+    l5 = torch.stack([vt.iwae_loss(model, x, 5)["loss"] for _ in range(200)]).mean()
+    assert l5 < l1
+    # validation (eval mode) stays the ELBO
+    model.eval()
+    torch.manual_seed(3)
+    eval_terms = vae_loss(model, (x,), iwae_samples=5)
+    torch.testing.assert_close(eval_terms["loss"], eval_terms["neg_elbo"])
+
+
+@pytest.mark.slow
+def test_train_vae_with_iwae_samples_trains_and_records_the_elbo():
+    model, history = train_vae(dataclasses.replace(TINY, name="tiny-iwae", iwae_samples=3))
+    assert history["steps"] == [31, 62, 93]
+    assert history["neg_elbo"][-1] < history["neg_elbo"][0]
+    assert all(math.isfinite(v) for v in history["val_neg_elbo"])
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,8 @@ The package, one module per purpose:
 - ``recipes``    :class:`VAERecipe` and the course's recipes (notebooks 06, 08, 09)
 - ``schedules``  the KL warm-up, the learning-rate schedule, weight averaging (callbacks)
 - ``batches``    the validation split and the binarised (and shifted) mini-batches
-- ``loss``       the one-sample ELBO terms and the training loss (free bits: notebook 08)
+- ``loss``       the one-sample ELBO terms and the training loss (free bits: notebook 08; the
+                 importance-weighted bound, ``iwae_loss``, for the benchmark)
 - ``train``      :func:`train_vae` and :func:`train_vae_cached`
 
 Everything is importable from ``lecture_utils.vae_training`` itself, as before the split.
@@ -51,7 +52,7 @@ from lecture_utils.vae_training.batches import (
     random_shift,
     split_indices,
 )
-from lecture_utils.vae_training.loss import elbo_terms, vae_loss
+from lecture_utils.vae_training.loss import elbo_terms, iwae_loss, vae_loss
 from lecture_utils.vae_training.recipes import (
     ACTIVATIONS,
     BETA_SWEEP,
@@ -105,6 +106,7 @@ __all__ = [
     "make_vae_loaders",
     "elbo_terms",
     "vae_loss",
+    "iwae_loss",
     "make_optimizer",
     "init_output_bias",
     "train_vae",

@@ -63,6 +63,10 @@ class VAERecipe:
         shift: move each training digit by a random whole number of pixels, up to ``shift``
             in each direction, every time it is used (0: no shifts; see :func:`random_shift`).
         seed: seeds the initial weights, the split, the shuffling, the binarisation, the z draws.
+        iwae_samples: train on the importance-weighted bound with this many codes per digit
+            (Burda et al., 2016; :func:`~lecture_utils.vae_training.loss.iwae_loss`), a tighter
+            bound than the ELBO; each step decodes that many times more codes. 1 (the
+            default): the ELBO. Validation and the recorded terms stay the ELBO's.
         conditional: train a :class:`~lecture_utils.models.ConditionalVAE` (notebook 09): the
             batches carry each digit's label, which both networks are told (Bernoulli pixels
             only). False (the default): the plain VAE.
@@ -91,6 +95,7 @@ class VAERecipe:
     shift: int = 0
     seed: int = 0
     conditional: bool = False
+    iwae_samples: int = 1
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -116,6 +121,14 @@ class VAERecipe:
         check_int("shift", self.shift, low=0, high=4)
         check_int("seed", self.seed, low=0, high=2**32 - 2)
         check_bool("conditional", self.conditional)
+        check_int("iwae_samples", self.iwae_samples, low=1, high=1000)
+        if self.iwae_samples > 1 and (
+            self.conditional or self.free_bits or self.likelihood != "bernoulli"
+        ):
+            raise ValueError(
+                "iwae_samples > 1 trains a plain VAE with Bernoulli pixels and no free bits: use "
+                "iwae_samples=1 with conditional=True, free_bits > 0 or a Gaussian likelihood"
+            )
         if self.conditional and self.likelihood != "bernoulli":
             raise ValueError(
                 "a conditional recipe trains a ConditionalVAE, whose pixels are Bernoulli: use "
@@ -134,8 +147,9 @@ class VAERecipe:
         """The fields that decide the weights, and the version of the training code, for
         :func:`lecture_utils.cache.cached`.
 
-        The fields added for notebooks 08 and 09 (``free_bits``, ``train_size``,
-        ``conditional``) enter the key only when they differ from their defaults."""
+        The fields added for notebooks 08 and 09 and the benchmark (``free_bits``,
+        ``train_size``, ``conditional``, ``iwae_samples``) enter the key only when they differ
+        from their defaults."""
         fields = self.to_dict()
         for name, default in _LATER_FIELDS.items():
             if fields[name] == default:
@@ -155,7 +169,7 @@ class VAERecipe:
 
 
 #: fields added after the first cached recipes, with their defaults (see ``cache_key``)
-_LATER_FIELDS = {"free_bits": 0.0, "train_size": 0, "conditional": False}
+_LATER_FIELDS = {"free_bits": 0.0, "train_size": 0, "conditional": False, "iwae_samples": 1}
 
 
 def check_name(name: object) -> str:

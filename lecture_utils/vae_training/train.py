@@ -74,7 +74,7 @@ def train_vae(
             callbacks.append(WeightAverage(model, optimizer, recipe.weight_average))
         history = fit(
             model,
-            lambda m, b: vae_loss(m, b, warmup.weight, recipe.free_bits),
+            lambda m, b: vae_loss(m, b, warmup.weight, recipe.free_bits, recipe.iwae_samples),
             train,
             recipe.epochs,
             optimizer=optimizer,
