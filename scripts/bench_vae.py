@@ -5,6 +5,7 @@
     python scripts/bench_vae.py --set epochs=30 --set lr=3e-3 --no-test   # try a variation
     python scripts/bench_vae.py --reference --no-test   # REFERENCE_RECIPE alone, by its epochs
     python scripts/bench_vae.py --set iwae_samples=2 --set epochs=36 --no-test --val-nll
+    python scripts/bench_vae.py --no-test --profile 4   # ... and where a step's time goes
 
 One run of the default prints:
 
@@ -202,6 +203,18 @@ def train(recipe: VAERecipe, label: str, seconds: float | None = None, cpu: bool
     }
 
 
+def profile_recipe(recipe: VAERecipe, epochs: int) -> None:
+    """Train ``epochs`` epochs of ``recipe`` under ``torch.profiler`` and print the operators
+    that take the most time of their own (matrix products: ``aten::mm``, ``aten::addmm``)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    short = dataclasses.replace(recipe, epochs=epochs)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train_vae(short, progress=None)
+    print(f"where the time goes: {epochs} epochs of the recipe under torch.profiler ({load()})")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
 def report_val_nll(run: dict, n_samples: int) -> float:
     """Print and return the trained recipe's NLL (``n_samples`` importance samples) on its own
     validation digits (the fixed binarised copy; never test digits)."""
@@ -326,6 +339,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--busy", action="store_true", help="also: the slowdown with one core busy")
     parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="also: train this many epochs of the recipe under torch.profiler and print where "
+        "the time goes (operators by their own time)",
+    )
+    parser.add_argument(
         "--cpu-clock",
         action="store_true",
         help="give the reference the recipe's processor time, not its wall time (a shared machine)",
@@ -367,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
         result.update(report_scores(runs, test_digits(args.test_digits), args.k))
     if args.busy:
         result["busy_slowdown"] = busy_slowdown(recipe)
+    if args.profile:
+        profile_recipe(recipe, args.profile)
     result["load"].append(os.getloadavg()[0])
     result.update(
         {

@@ -92,9 +92,14 @@ def test_benchmark_prints_the_recipe_the_reference_at_equal_time_and_the_differe
     d, d_se = result["difference_nll"]
     assert math.isfinite(d) and d_se > 0
     quick = subprocess.run(
-        [*tiny, "--no-test"], capture_output=True, text=True, timeout=300, check=True
+        [*tiny, "--no-test", "--profile", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     ).stdout
     assert "validation" in quick and "test:" not in quick and "reference:" not in quick
+    assert "under torch.profiler" in quick and "aten::addmm" in quick
     iwae = subprocess.run(
         [*tiny, "--no-test", "--val-nll", "--k", "10", "--set", "iwae_samples=2", "--json"],
         capture_output=True,
