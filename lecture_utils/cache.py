@@ -9,8 +9,11 @@ One policy for every cached model of the course, through :func:`cached`:
   share a name for different models.
 - **the key**: every recipe field that decides the weights, plus :data:`FORMAT_VERSION`, torch's
   version and the SHA-256 of the embedded data file (new digits, or the same digits in another
-  order, give other weights). The format version is bumped whenever the file layout or the
-  training code changes what a recipe produces. Torch's version is in because another version
+  order, give other weights). These three are stored as ``format``, ``torch`` and ``data``
+  (:data:`RESERVED_FIELDS`): a caller's key naming a field so is refused, since it would be
+  overwritten (a model trained on computed data keys it as, say, ``train_data``). The format
+  version is bumped whenever the file layout or the training code changes what a recipe
+  produces. Torch's version is in because another version
   may sum in another order and give other weights: a notebook must print the same numbers
   whether its model was just trained or loaded. The thread count is *not* in the key: every
   cached model is trained under the course's thread policy
@@ -46,6 +49,8 @@ from lecture_utils.seed import DEFAULT_THREADS, torch_threads
 CACHE_ENV = "VAE_COURSE_CACHE"
 #: bump when the file layout or the training code changes what a recipe produces
 FORMAT_VERSION = 2
+#: the fields :func:`full_key` adds to every key; a caller's key must not use them
+RESERVED_FIELDS = frozenset({"format", "torch", "data"})
 
 Log = Callable[[str], None] | None
 
@@ -64,6 +69,12 @@ def full_key(key: Mapping[str, Any]) -> dict[str, Any]:
     (tuples as lists), exactly as it is stored in the file."""
     if not isinstance(key, Mapping):
         raise TypeError(f"key must be a dict of recipe fields, got {type(key).__name__}")
+    taken = sorted(RESERVED_FIELDS & set(key))
+    if taken:  # they would be overwritten below, and the model keyed without them
+        raise ValueError(
+            f"key fields {taken} are the cache's own ({sorted(RESERVED_FIELDS)}); "
+            "give them another name (e.g. 'train_data' for a hash of the training data)"
+        )
     whole = {**key, "format": FORMAT_VERSION, "torch": torch.__version__, "data": EMBEDDED_SHA256}
     return json.loads(json.dumps(whole, sort_keys=True))
 

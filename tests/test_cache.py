@@ -218,6 +218,20 @@ def test_bad_key_is_a_clear_error(tmp_path):
         cache.cache_path("x", [1, 2], tmp_path)
 
 
+@pytest.mark.parametrize("field", sorted(cache.RESERVED_FIELDS))
+def test_a_key_may_not_use_the_caches_own_fields(tmp_path, field):
+    """The cache adds these itself; a caller's field of the same name would be overwritten and
+    the model keyed without it (two different training sets sharing one file)."""
+    a, b = ({"recipe": "R", field: value} for value in ("one", "two"))
+    for key in (a, b):
+        with pytest.raises(ValueError, match=f"'{field}'.*another name"):
+            cache.cache_path("x", key, tmp_path)
+    built = []
+    with pytest.raises(ValueError, match="the cache's own"):
+        cache.cached("x", a, lambda: built.append(1), lambda: built.append(2), directory=tmp_path)
+    assert built == [] and list(tmp_path.iterdir()) == []
+
+
 def test_messages_write_the_cache_variable_not_the_machine_path(monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path / "c"))
     inside = tmp_path / "c" / "nb07-ae2-0123.pt"

@@ -242,6 +242,10 @@ def test_train_m2_is_seeded_and_records_accuracy_against_time(tmp_path):
         assert torch.equal(p, q) and torch.equal(p, r)
     train_m2_cached(recipe, images, labels, cache_dir=tmp_path, log=None)  # other sets: a new file
     assert len(list(tmp_path.iterdir())) == 2
+    other = images.flip(-1)  # the same labels, mirrored digits: other weights, so another file
+    retrained, _ = train_m2_cached(recipe, other, labels, cache_dir=tmp_path, log=None)
+    assert len(list(tmp_path.iterdir())) == 3
+    assert not all(torch.equal(p, q) for p, q in zip(retrained.parameters(), model.parameters()))
 
 
 def test_train_m2_rejects_bad_input():

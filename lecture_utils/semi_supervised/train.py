@@ -182,7 +182,7 @@ def train_m2_cached(
         images, labels = load_mnist("train")
     check_tensor("images", images, ndim=(2, 4), hint=DATA_HINT)
     labels = _check_labels(labels, len(images))
-    key = {**recipe.cache_key(), "data": _data_hash(images, labels)}
+    key = {**recipe.cache_key(), "train_data": _data_hash(images, labels)}
     if eval_sets:  # they change the history, not the weights
         key["eval_sets"] = {name: _data_hash(*pair) for name, pair in eval_sets.items()}
     return cache.cached(
