@@ -191,7 +191,8 @@ def train(recipe: VAERecipe, label: str, seconds: float | None = None, cpu: bool
     if "val_neg_elbo" in history:
         print(
             f"  validation ({recipe.val_size} held-out training digits, fixed binarisation): "
-            f"-ELBO {history['val_neg_elbo'][best - 1]:.2f} nats at the kept epoch"
+            f"-ELBO {history['val_neg_elbo'][best - 1]:.2f} nats at the kept epoch; training "
+            f"digits {history['neg_elbo'][best - 1]:.2f} (that epoch's mean over its steps)"
         )
     return {
         "recipe": recipe,

@@ -120,6 +120,8 @@ def test_learning_rate_schedules():
         ({"shift": 1.0}, TypeError, "shift must be an int"),
         ({"seed": -1}, ValueError, "seed must be >= 0"),
         ({"iwae_samples": 0}, ValueError, "iwae_samples must be >= 1"),
+        ({"weight_decay": -0.1}, ValueError, "weight_decay must be >= 0"),
+        ({"weight_decay": float("nan")}, ValueError, "weight_decay"),
         ({"iwae_samples": 2.0}, TypeError, "iwae_samples must be an int"),
         ({"iwae_samples": 2, "free_bits": 0.5}, ValueError, "iwae_samples > 1 trains a plain"),
         ({"iwae_samples": 2, "conditional": True}, ValueError, "iwae_samples > 1 trains a plain"),
@@ -165,8 +167,9 @@ def test_course_recipes():
     )
     assert NOTEBOOK_RECIPE.latent_dim == 20 and NOTEBOOK_RECIPE_2D.latent_dim == 2
     # a field added later enters the key only when set, so cached course models stay valid
-    assert "iwae_samples" not in key
+    assert "iwae_samples" not in key and "weight_decay" not in key
     assert dataclasses.replace(TINY, iwae_samples=2).cache_key() == {**key, "iwae_samples": 2}
+    assert dataclasses.replace(TINY, weight_decay=0.1).cache_key() == {**key, "weight_decay": 0.1}
 
 
 def test_dynamic_binarisation_draws_fresh_binary_images():
@@ -334,6 +337,32 @@ def test_train_vae_with_iwae_samples_trains_and_records_the_elbo():
     assert history["steps"] == [31, 62, 93]
     assert history["neg_elbo"][-1] < history["neg_elbo"][0]
     assert all(math.isfinite(v) for v in history["val_neg_elbo"])
+
+
+def test_weight_decay_shrinks_every_weight_by_rate_times_decay():
+    """With zero gradients Adam's step is zero, so AdamW's step is the decay alone: each weight
+    times 1 - lr * weight_decay (the closed form); without decay nothing moves."""
+    torch.manual_seed(0)
+    for decay in (0.0, 0.1):
+        model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ELU(), torch.nn.Linear(4, 2))
+        before = [p.detach().clone() for p in model.parameters()]
+        optimizer = make_optimizer(model, decay)
+        for group in optimizer.param_groups:
+            group["lr"] = 0.01
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        optimizer.step()
+        for old, p in zip(before, model.parameters()):
+            torch.testing.assert_close(p.detach(), old * (1 - 0.01 * decay), rtol=0, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_train_vae_with_weight_decay_trains_other_weights():
+    model, history = train_vae(dataclasses.replace(TINY, name="tiny-wd", weight_decay=0.5))
+    plain, _ = train_vae(dataclasses.replace(TINY, name="tiny-wd"))
+    assert all(math.isfinite(v) for v in history["val_neg_elbo"])
+    decayed = sum(p.detach().pow(2).sum() for p in model.parameters())
+    assert decayed < sum(p.detach().pow(2).sum() for p in plain.parameters())  # smaller weights
 
 
 @pytest.fixture(scope="module")

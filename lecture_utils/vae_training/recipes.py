@@ -62,6 +62,9 @@ class VAERecipe:
             average (0: no averaging; see :class:`WeightAverage`).
         shift: move each training digit by a random whole number of pixels, up to ``shift``
             in each direction, every time it is used (0: no shifts; see :func:`random_shift`).
+        weight_decay: decoupled weight decay (AdamW, Loshchilov and Hutter, 2019): every step
+            also shrinks each weight by ``learning rate * weight_decay`` of itself, pulling the
+            network towards small weights against overfitting. 0 (the default): plain Adam.
         seed: seeds the initial weights, the split, the shuffling, the binarisation, the z draws.
         iwae_samples: train on the importance-weighted bound with this many codes per digit
             (Burda et al., 2016; :func:`~lecture_utils.vae_training.loss.iwae_loss`), a tighter
@@ -96,6 +99,7 @@ class VAERecipe:
     seed: int = 0
     conditional: bool = False
     iwae_samples: int = 1
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -122,6 +126,7 @@ class VAERecipe:
         check_int("seed", self.seed, low=0, high=2**32 - 2)
         check_bool("conditional", self.conditional)
         check_int("iwae_samples", self.iwae_samples, low=1, high=1000)
+        check_number("weight_decay", self.weight_decay, low=0.0)
         if self.iwae_samples > 1 and (
             self.conditional or self.free_bits or self.likelihood != "bernoulli"
         ):
@@ -148,7 +153,8 @@ class VAERecipe:
         :func:`lecture_utils.cache.cached`.
 
         The fields added for notebooks 08 and 09 and the benchmark (``free_bits``,
-        ``train_size``, ``conditional``, ``iwae_samples``) enter the key only when they differ
+        ``train_size``, ``conditional``, ``iwae_samples``, ``weight_decay``) enter the key only
+        when they differ
         from their defaults."""
         fields = self.to_dict()
         for name, default in _LATER_FIELDS.items():
@@ -169,7 +175,13 @@ class VAERecipe:
 
 
 #: fields added after the first cached recipes, with their defaults (see ``cache_key``)
-_LATER_FIELDS = {"free_bits": 0.0, "train_size": 0, "conditional": False, "iwae_samples": 1}
+_LATER_FIELDS = {
+    "free_bits": 0.0,
+    "train_size": 0,
+    "conditional": False,
+    "iwae_samples": 1,
+    "weight_decay": 0.0,
+}
 
 
 def check_name(name: object) -> str:
