@@ -13,9 +13,9 @@ One policy for every cached model of the course, through :func:`cached`:
   (:data:`RESERVED_FIELDS`): a caller's key naming a field so is refused, since it would be
   overwritten (a model trained on computed data keys it as, say, ``train_data``). The format
   version is bumped whenever the file layout or the training code changes what a recipe
-  produces. Torch's version is in because another version
-  may sum in another order and give other weights: a notebook must print the same numbers
-  whether its model was just trained or loaded. The thread count is *not* in the key: every
+  produces. Torch's version is in because another version may sum in another order and give
+  other weights: a notebook must print the same numbers whether its model was just trained or
+  loaded. The thread count is *not* in the key: every
   cached model is trained under the course's thread policy
   (``seed.torch_threads(DEFAULT_THREADS)``), so it is the same for every file.
 - **save**: atomic. The file is written to a temporary file in the target folder

@@ -154,8 +154,7 @@ class VAERecipe:
 
         The fields added for notebooks 08 and 09 and the benchmark (``free_bits``,
         ``train_size``, ``conditional``, ``iwae_samples``, ``weight_decay``) enter the key only
-        when they differ
-        from their defaults."""
+        when they differ from their defaults."""
         fields = self.to_dict()
         for name, default in _LATER_FIELDS.items():
             if fields[name] == default:
